@@ -1,0 +1,139 @@
+// Typed event bus (DESIGN §1): Prosody's event names, declared in HookMap so a misspelt event is a compile error.
+import type { Jid } from '../jid/index.js';
+import type { Element } from '../xml/element.js';
+
+/** Who sent a stanza into the router: a local client session, a peer server, a component or the server itself. */
+export interface Origin {
+  readonly kind: 'c2s' | 's2s' | 'component' | 'local';
+  /** The authenticated full JID (c2s) or domain (s2s, component). */
+  readonly jid: Jid | null;
+  /** Sends a stanza back over this origin's stream. */
+  send(el: Element): void;
+}
+
+export interface StanzaEvent {
+  /** Incoming stanza with prepared 'from' and 'to'; read-only (DESIGN §9.7). */
+  readonly stanza: Element;
+  readonly from: Jid;
+  readonly to: Jid;
+  readonly origin: Origin;
+}
+
+/** A client session as hooks see it. */
+export interface SessionInfo extends Origin {
+  readonly id: string;
+  readonly kind: 'c2s';
+  readonly jid: Jid;
+  readonly username: string;
+  readonly host: string;
+  readonly resource: string;
+  readonly ip: string;
+  /** Last available presence sent by the client (RFC 6121 §4.2), or null while unavailable. */
+  presence: Element | null;
+  priority: number;
+  /** Whether the resource has sent initial presence and not gone unavailable (RFC 6121 §4.2.1). */
+  available: boolean;
+  /** Free-form per-module state, keyed by module name. */
+  readonly state: Map<string, unknown>;
+  close(error?: import('../errors/index.js').StreamError): void;
+}
+
+export interface IqEvent extends StanzaEvent {
+  /** The single payload child of a get/set iq (RFC 6120 §8.2.3). */
+  readonly payload: Element;
+}
+
+type Target = 'bare' | 'full' | 'host' | 'self';
+type Kind = 'message' | 'presence' | 'iq';
+
+export type StanzaHooks = { [K in `${Kind}/${Target}` | `pre-${Kind}/${Target}`]: StanzaEvent };
+export type IqHooks = { [k: `iq-${'get' | 'set'}/${Target}/${string}`]: IqEvent };
+
+export interface HookMap extends StanzaHooks, IqHooks {
+  /** A message for an account with no available resource (RFC 6121 §8.5.2.2): offline storage claims it. */
+  'message/offline': StanzaEvent;
+  /** A client session bound a resource (RFC 6120 §7). */
+  'resource-bind': { session: SessionInfo };
+  /** A client session ended; error is set when it ended abnormally. */
+  'resource-unbind': { session: SessionInfo; error?: string };
+  'authentication-success': { host: string; username: string; ip: string; mechanism: string };
+  'authentication-failure': { host: string; username: string | null; ip: string; mechanism: string; condition: string };
+  /** Collect stream features offered after authentication (RFC 6120 §4.3.2). */
+  'stream-features': { session: { host: string; authenticated: boolean; bound: boolean }; features: Element[] };
+  /** An account was created or deleted (CLI, in-band registration). */
+  'user-created': { host: string; username: string };
+  'user-deleted': { host: string; username: string };
+  /** An unauthenticated client sent an iq (XEP-0077 in-band registration answers it). */
+  'c2s-unauthenticated-iq': { stanza: Element; ip: string; host: string; reply(el: Element): void };
+}
+
+export type HookName = keyof HookMap;
+export type Handler<T> = (event: T) => boolean | undefined | void | Promise<boolean | undefined | void>;
+
+interface Entry {
+  fn: Handler<never>;
+  priority: number;
+  owner: string;
+}
+
+/** Per-host event bus. Handlers run in priority order (higher first); returning true stops dispatch. */
+export class HookBus {
+  private readonly handlers = new Map<string, Entry[]>();
+  constructor(
+    private readonly onError: (event: string, owner: string, err: unknown) => void,
+    private readonly timeoutMs = 10_000,
+  ) {}
+
+  on<K extends HookName>(event: K, fn: Handler<HookMap[K]>, priority = 0, owner = 'core'): () => void {
+    const list = this.handlers.get(event) ?? [];
+    const entry: Entry = { fn: fn as Handler<never>, priority, owner };
+    list.push(entry);
+    // Stable sort keeps registration order among equal priorities.
+    list.sort((a, b) => b.priority - a.priority);
+    this.handlers.set(event, list);
+    return () => {
+      const cur = this.handlers.get(event);
+      if (!cur) return;
+      const i = cur.indexOf(entry);
+      if (i >= 0) cur.splice(i, 1);
+      if (cur.length === 0) this.handlers.delete(event);
+    };
+  }
+
+  has(event: string): boolean {
+    return this.handlers.has(event);
+  }
+
+  /** Fires an event; resolves true if a handler claimed it. Handler errors are reported, then rethrown. */
+  async fire<K extends HookName>(event: K, data: HookMap[K]): Promise<boolean> {
+    const list = this.handlers.get(event);
+    if (!list) return false;
+    for (const entry of list.slice()) {
+      let r: ReturnType<Handler<never>>;
+      try {
+        r = (entry.fn as Handler<HookMap[K]>)(data);
+        if (r instanceof Promise) r = await withTimeout(r, this.timeoutMs, `${event} handler of ${entry.owner}`);
+      } catch (err) {
+        this.onError(event, entry.owner, err);
+        throw err;
+      }
+      if (r === true) return true;
+    }
+    return false;
+  }
+}
+
+export class HandlerTimeout extends Error {
+  constructor(what: string) {
+    super(`${what} timed out`);
+    this.name = 'HandlerTimeout';
+  }
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const t = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new HandlerTimeout(what)), ms);
+  });
+  return Promise.race([p, t]).finally(() => clearTimeout(timer));
+}

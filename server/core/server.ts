@@ -1,0 +1,199 @@
+// The composition root (DESIGN §1): the only place that wires configuration, storage, routing and listeners.
+import type { Logger } from 'pino';
+import type { StorageDriver } from '../../storage/api/index.js';
+import type { Config } from '../config/index.js';
+import { StreamError } from '../errors/index.js';
+import { MODULES } from '../modules/registry.js';
+import { createLogger } from '../observability/logger.js';
+import { createMetrics, type Metrics } from '../observability/metrics.js';
+import { startHttpListener } from '../observability/http.js';
+import { RouteTable } from '../router/route-table.js';
+import { Router } from '../router/router.js';
+import { C2SSession } from '../session/c2s.js';
+import type { C2SDeps } from '../session/c2s-negotiation.js';
+import { SessionRegistry } from '../session/registry.js';
+import { type BoundListener, listen } from '../stream/listeners.js';
+import { AuthThrottle } from '../stream/sasl/index.js';
+import { createSecureContexts, loadTlsMaterial } from '../stream/tls-context.js';
+import { AccountService } from './accounts.js';
+import { LocalHost } from './host.js';
+import { IqTracker } from './iq-tracker.js';
+import type { ModuleDefinition } from './module.js';
+import { ModuleManager, orderModules } from './module-manager.js';
+import { openStorage } from './storage.js';
+
+export interface ServerOptions {
+  config: Config;
+  /** Injected in tests; otherwise opened from config.storage. */
+  storage?: StorageDriver;
+  log?: Logger;
+  modules?: readonly ModuleDefinition[];
+}
+
+export class Server {
+  readonly router: Router;
+  readonly sessions = new SessionRegistry();
+  readonly accounts: AccountService;
+  readonly metrics: Metrics;
+  readonly listeners: BoundListener[] = [];
+  private readonly hosts = new Map<string, LocalHost>();
+  private readonly c2s = new Set<C2SSession>();
+  private readonly iqTracker = new IqTracker();
+  private readonly modules: ModuleManager;
+  private tls: Awaited<ReturnType<typeof createSecureContexts>> | null = null;
+  private started = false;
+
+  private constructor(
+    readonly config: Config,
+    readonly storage: StorageDriver,
+    readonly log: Logger,
+    private readonly moduleList: readonly ModuleDefinition[],
+  ) {
+    this.metrics = createMetrics();
+    this.router = new Router(new RouteTable(), log.child({ c: 'router' }), (kind, s) => this.metrics.routeSeconds.observe({ kind }, s));
+    this.accounts = new AccountService(storage.accounts, config.auth.scram_iterations, {
+      created: async (host, username) => {
+        await this.hosts.get(host)?.fire('user-created', { host, username });
+      },
+      deleted: async (host, username) => {
+        await this.hosts.get(host)?.fire('user-deleted', { host, username });
+      },
+    });
+    this.modules = new ModuleManager({
+      router: this.router,
+      storage,
+      accounts: this.accounts,
+      sessions: this.sessions,
+      log,
+      iqTracker: this.iqTracker,
+    });
+  }
+
+  static async create(opts: ServerOptions): Promise<Server> {
+    const log = opts.log ?? createLogger(opts.config.log);
+    const storage = opts.storage ?? (await openStorage(opts.config, log));
+    const server = new Server(opts.config, storage, log, opts.modules ?? MODULES);
+    await server.setupHosts();
+    return server;
+  }
+
+  private async setupHosts(): Promise<void> {
+    for (const [name, hostCfg] of Object.entries(this.config.hosts)) {
+      const host = new LocalHost(name, this.log.child({ host: name }), (st, origin) => void this.router.route(st, origin));
+      host.provide('iq-tracker', this.iqTracker);
+      this.hosts.set(name, host);
+      this.router.addHost(host);
+      const wanted = hostCfg.modules ?? this.moduleList.filter((m) => m.defaultEnabled).map((m) => m.name);
+      for (const mod of orderModules(this.moduleList, wanted)) {
+        await this.modules.load(host, mod, this.config.modules[mod.name]);
+      }
+    }
+  }
+
+  host(name: string): LocalHost | undefined {
+    return this.hosts.get(name);
+  }
+
+  /** Loads certificates and opens every configured listener. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const material = await loadTlsMaterial(this.config.tls, this.config.data_dir, [...this.hosts.keys()], this.log);
+    this.tls = createSecureContexts(material, this.config.tls);
+    for (const l of this.config.listeners) {
+      if (l.type === 'http') {
+        const h = await startHttpListener(
+          { address: l.address, port: l.port, metrics: this.metrics, health: () => ({ ok: true, sessions: this.sessions.count() }) },
+          this.log,
+        );
+        this.listeners.push({ type: 'http', tls: 'none', address: l.address, port: h.port, close: h.close });
+        continue;
+      }
+      this.listeners.push(
+        await listen({
+          type: l.type,
+          address: l.address,
+          port: l.port,
+          mode: l.tls,
+          tlsOptions: () => this.tlsOptions(),
+          alpn: 'xmpp-client',
+          maxConnections: 18_000,
+          log: this.log,
+          onSocket: (socket, direct) => {
+            const session = new C2SSession(socket, this.c2sDeps(l.tls !== 'none'), direct);
+            this.c2s.add(session);
+          },
+        }),
+      );
+    }
+  }
+
+  private tlsOptions() {
+    if (!this.tls) throw new Error('TLS is not loaded');
+    return { ...this.tls.options };
+  }
+
+  private c2sDepsCache: C2SDeps | null = null;
+  private c2sDeps(tlsAvailable: boolean): C2SDeps {
+    if (this.c2sDepsCache && this.c2sDepsCache.tlsAvailable === tlsAvailable) return this.c2sDepsCache;
+    const { limits, auth, tls } = this.config;
+    const throttle = { maxFailures: auth.throttle.max_failures, windowMs: auth.throttle.window_seconds * 1000, lockoutMs: auth.throttle.lockout_seconds * 1000 };
+    const m = this.metrics;
+    const deps: C2SDeps = {
+      log: this.log.child({ c: 'c2s' }),
+      router: this.router,
+      sessions: this.sessions,
+      accounts: this.accounts,
+      limits: { maxStanzaBytes: limits.c2s_stanza_bytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes },
+      defaultHost: [...this.hosts.keys()][0] ?? 'localhost',
+      host: (name) => this.hosts.get(name),
+      tlsOptions: () => this.tlsOptions(),
+      tlsAvailable,
+      requireTls: tls.require_c2s && tlsAvailable,
+      mechanisms: [...auth.mechanisms],
+      throttleIp: this.throttles.ip ?? (this.throttles.ip = new AuthThrottle(throttle)),
+      throttleUser: this.throttles.user ?? (this.throttles.user = new AuthThrottle(throttle)),
+      maxAuthFailures: 3,
+      maxResources: 32,
+      negotiationTimeoutMs: 60_000,
+      nonza: async () => false,
+      onOpen: () => m.sessions.inc({ type: 'c2s' }),
+      onClose: (session, error) => this.sessionClosed(session, error),
+      countIn: (kind) => m.stanzas.inc({ direction: 'in', kind }),
+      countOut: (kind) => m.stanzas.inc({ direction: 'out', kind }),
+      countStreamError: (condition) => m.streamErrors.inc({ condition }),
+      countAuthFailure: () => m.authFailures.inc(),
+    };
+    this.c2sDepsCache = deps;
+    return deps;
+  }
+  private readonly throttles: { ip?: AuthThrottle; user?: AuthThrottle } = {};
+
+  private sessionClosed(session: C2SSession, error?: string): void {
+    this.c2s.delete(session);
+    this.metrics.sessions.dec({ type: 'c2s' });
+    if (!session.isBound) return;
+    this.sessions.remove(session);
+    session.available = false;
+    const host = this.hosts.get(session.host);
+    const ev = error === undefined ? { session } : { session, error };
+    void host?.fire('resource-unbind', ev).catch((err: unknown) => this.log.error({ err }, 'resource-unbind failed'));
+  }
+
+  /** Closes listeners and sessions (RFC 6120 §4.9.3.20 system-shutdown), then modules and storage. */
+  async stop(): Promise<void> {
+    for (const l of this.listeners.splice(0)) await l.close();
+    for (const s of [...this.c2s]) s.close(new StreamError('system-shutdown'));
+    this.iqTracker.cancelAll();
+    await new Promise((r) => setTimeout(r, 50));
+    await this.modules.unloadAll();
+    await this.storage.close();
+  }
+
+  /** The port a listener of that type (and TLS mode) is bound to; tests listen on port 0. */
+  port(type: string, tls?: string): number {
+    const l = this.listeners.find((x) => x.type === type && (tls === undefined || x.tls === tls));
+    if (!l) throw new Error(`no ${type} listener`);
+    return l.port;
+  }
+}

@@ -1,0 +1,17 @@
+// The explicit list of modules (DESIGN §3: no filesystem scanning). Order here is load order among equals.
+import type { ModuleDefinition } from '../core/module.js';
+import session from './rfc3921-session/index.js';
+import iq from './rfc6120-iq/index.js';
+import message from './rfc6121-message/index.js';
+import presence from './rfc6121-presence/index.js';
+import disco from './xep-0030-disco/index.js';
+import register from './xep-0077-register/index.js';
+import version from './xep-0092-version/index.js';
+import ping from './xep-0199-ping/index.js';
+import time from './xep-0202-time/index.js';
+
+export const MODULES: readonly ModuleDefinition[] = [iq, message, presence, session, disco, ping, version, time, register] as ModuleDefinition[];
+
+export function moduleSchemas(): Record<string, ModuleDefinition['options']> {
+  return Object.fromEntries(MODULES.map((m) => [m.name, m.options]));
+}

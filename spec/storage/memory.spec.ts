@@ -1,0 +1,4 @@
+import { createMemoryStorage } from '../../storage/memory/index.js';
+import { storageConformance } from './conformance.js';
+
+storageConformance('memory', async () => createMemoryStorage());
