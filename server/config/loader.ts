@@ -48,16 +48,15 @@ export function loadConfig(opts: LoadConfigOptions): Config {
   const source = opts.file ?? '<text>';
   const text = opts.text ?? readConfigFile(opts.file as string);
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length > 0) {
-    throw new ConfigError(
-      source,
-      doc.errors.map((e) => ({
-        path: '',
-        message: `YAML syntax error: ${e.message}`,
-        ...(e.linePos ? { line: e.linePos[0].line, column: e.linePos[0].col } : {}),
-      })),
-    );
+    // Later syntax errors are mostly fallout from the first; three are enough to find the spot.
+    const problems = doc.errors.slice(0, 3).map((e) => ({
+      path: '',
+      message: `YAML syntax error: ${(e.message.split('\n')[0] ?? '').replace(/ at line \d+, column \d+:?$/, '')}`,
+      ...(e.linePos ? { line: e.linePos[0].line, column: e.linePos[0].col } : {}),
+    }));
+    throw new ConfigError(source, problems);
   }
   let raw: unknown;
   try {
@@ -118,7 +117,7 @@ function resolveConfig(raw: unknown, ctx: ResolveContext): Config {
   checkListeners(config, problems);
   checkTls(config, problems);
   config.modules = resolveModules(config.modules, ctx.modules, problems, coercible);
-  if (problems.list.length > 0) throw new ConfigError(ctx.source, problems.list);
+  if (problems.list.length > 0) throw new ConfigError(ctx.source, problems.sorted());
   return config as Config;
 }
 
@@ -153,6 +152,7 @@ function expand(s: string, path: Seg[], { env, p, coercible }: Interpolation): s
     const ref = REFERENCE_BODY.exec(body);
     if (!ref) {
       p.add(path, `malformed reference "\${${body}}" (expected \${NAME} or \${NAME:-default})`);
+      p.silence(path);
       return '';
     }
     const name = ref[1] as string;
@@ -162,6 +162,7 @@ function expand(s: string, path: Seg[], { env, p, coercible }: Interpolation): s
     if (fallback !== undefined) return set ? set : fallback;
     if (set !== undefined) return set;
     p.add(path, `environment variable ${name} is not set`);
+    p.silence(path);
     return '';
   });
 }
@@ -438,14 +439,26 @@ export function formatProblem(p: ConfigProblem): string {
 class Problems {
   readonly list: ConfigProblem[] = [];
   private readonly seen = new Set<string>();
+  /** Paths whose value is already known to be broken (a failed ${VAR}); further complaints would be noise. */
+  private readonly silenced = new Set<string>();
   constructor(private readonly locate: (path: Seg[]) => number | undefined) {}
 
   /** `at` is where to look for the line when it differs from the reported path (an unknown key). */
   add(path: Seg[], message: string, at: Seg[] = path): void {
-    const key = `${formatPath(path)}\n${message}`;
-    if (this.seen.has(key)) return;
+    const where = formatPath(path);
+    const key = `${where}\n${message}`;
+    if (this.seen.has(key) || this.silenced.has(where)) return;
     this.seen.add(key);
     const line = this.locate(at);
-    this.list.push({ path: formatPath(path), message, ...(line === undefined ? {} : { line }) });
+    this.list.push({ path: where, message, ...(line === undefined ? {} : { line }) });
+  }
+
+  silence(path: Seg[]): void {
+    this.silenced.add(formatPath(path));
+  }
+
+  /** In file order, so the report reads top to bottom like the file. */
+  sorted(): ConfigProblem[] {
+    return [...this.list].sort((a, b) => (a.line ?? Number.MAX_SAFE_INTEGER) - (b.line ?? Number.MAX_SAFE_INTEGER));
   }
 }

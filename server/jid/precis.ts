@@ -22,7 +22,7 @@ const MAX_INPUT_UNITS = 8 * MAX_PART_BYTES;
 
 type Verdict = 'pvalid' | 'contextj' | 'contexto' | 'disallowed';
 
-/** RFC 5892 §2.6 Exceptions, which RFC 8264 §9.6 imports unchanged and which take precedence over every rule. */
+/** RFC 5892 §2.6 Exceptions (RFC 8264 §9.6), which take precedence over every other rule. */
 const EXCEPTIONS = new Map<number, Verdict>();
 for (const cp of [0x00df, 0x03c2, 0x06fd, 0x06fe, 0x0f0b, 0x3007]) EXCEPTIONS.set(cp, 'pvalid');
 for (const cp of [0x00b7, 0x0375, 0x05f3, 0x05f4, 0x30fb]) EXCEPTIONS.set(cp, 'contexto');
@@ -32,14 +32,14 @@ for (const cp of [0x0640, 0x07fa, 0x302e, 0x302f, 0x3031, 0x3032, 0x3033, 0x3034
   EXCEPTIONS.set(cp, 'disallowed');
 }
 
-const UNASSIGNED = /^\p{Cn}$/u; // RFC 8264 §9.8
+const UNASSIGNED = /^\p{Cn}$/u; // RFC 8264 §9.10
 const IGNORABLE = /^[\p{Default_Ignorable_Code_Point}\p{Noncharacter_Code_Point}]$/u; // RFC 8264 §9.13
-const CONTROL = /^\p{Cc}$/u; // RFC 8264 §9.14
+const CONTROL = /^\p{Cc}$/u; // RFC 8264 §9.12
 const LETTER_DIGIT = /^[\p{Ll}\p{Lu}\p{Lo}\p{Nd}\p{Lm}\p{Mn}\p{Mc}]$/u; // RFC 8264 §9.1
-// RFC 8264 §9.2 OtherLetterDigits, §9.3 Spaces, §9.4 Symbols, §9.5 Punctuation: FreeformClass only.
+// RFC 8264 §9.18 OtherLetterDigits, §9.14 Spaces, §9.15 Symbols, §9.16 Punctuation: FreeformClass only.
 const FREEFORM_ONLY = /^[\p{Lt}\p{Nl}\p{No}\p{Me}\p{Zs}\p{S}\p{P}]$/u;
 
-/** RFC 8264 §9.12 OldHangulJamo (Hangul_Syllable_Type L, V or T). */
+/** RFC 8264 §9.9 OldHangulJamo (Hangul_Syllable_Type L, V or T). */
 function isOldHangulJamo(cp: number): boolean {
   return (cp >= 0x1100 && cp <= 0x11ff) || (cp >= 0xa960 && cp <= 0xa97f) || (cp >= 0xd7b0 && cp <= 0xd7ff);
 }
@@ -48,9 +48,9 @@ function isOldHangulJamo(cp: number): boolean {
 function classify(cp: number, ch: string, freeform: boolean): Verdict {
   const exception = EXCEPTIONS.get(cp);
   if (exception !== undefined) return exception;
-  if (cp >= 0x21 && cp <= 0x7e) return 'pvalid'; // §9.9 ASCII7
+  if (cp >= 0x21 && cp <= 0x7e) return 'pvalid'; // §9.11 ASCII7
   if (UNASSIGNED.test(ch)) return 'disallowed';
-  if (cp === 0x200c || cp === 0x200d) return 'contextj'; // §9.10 JoinControl
+  if (cp === 0x200c || cp === 0x200d) return 'contextj'; // §9.8 JoinControl
   if (isOldHangulJamo(cp) || IGNORABLE.test(ch) || CONTROL.test(ch)) return 'disallowed';
   // §9.17 HasCompat: toNFKC(cp) != cp. Disallowed in IdentifierClass, allowed in FreeformClass.
   if (ch.normalize('NFKC') !== ch) return freeform ? 'pvalid' : 'disallowed';
@@ -115,7 +115,7 @@ function checkClass(s: string, freeform: boolean, part: string, reveal: boolean)
   }
 }
 
-// Bidi Rule (RFC 5893 §2), required for localparts by RFC 8265 §3.3.1 / RFC 7622 §3.3.2. Bidi_Class is not
+// Bidi Rule (RFC 5893 §2), required for localparts by RFC 8265 §3.3 and RFC 7622 §3.3. Bidi_Class is not
 // available to regular expressions, so right-to-left is approximated by script: letters of RTL scripts count as
 // R/AL, other letters and spacing marks as L. Good enough to refuse mixed-direction spoofs.
 const RTL_LETTER =
@@ -155,7 +155,7 @@ function checkPrepared(s: string, part: string): void {
 }
 
 /**
- * RFC 8265 §3.3.1 width mapping: fullwidth and halfwidth code points map to their decomposition mapping.
+ * RFC 8265 §3.3 width mapping rule: fullwidth and halfwidth code points map to their decomposition mapping.
  * Fullwidth ASCII (U+FF01-FF5E) and the ideographic space are exact offsets; for the remaining <narrow>/<wide>
  * forms NFKC of the single code point is used, which can go one compatibility step further (e.g. halfwidth
  * Hangul letters) but only ever toward code points IdentifierClass disallows anyway, so the outcome is the same.
@@ -187,8 +187,8 @@ export function prepareLocalpart(s: string): string {
     // Printable ASCII is PVALID, width mapping and NFC are identities and there is no RTL text: only case remains.
     out = s.toLowerCase();
   } else {
-    // RFC 8265 §3.3.2 order: width mapping, case mapping, NFC, then validation and the Bidi Rule (RFC 8264 §7).
-    // Case mapping is Unicode toLowerCase() as RFC 8265 §3.3.1 specifies (RFC 7613 used case folding); the
+    // RFC 8265 §3.3 order: width mapping, case mapping, NFC, then validation and the Bidi Rule (RFC 8264 §7).
+    // Case mapping is Unicode toLowerCase() as RFC 8265 §3.3 specifies (RFC 7613 used case folding); the
     // ECMAScript toLowerCase is that operation, locale-independent and with the Final_Sigma context, so 'ß'
     // stays 'ß' (fußball and fussball are distinct, RFC 7622 §3.5).
     out = mapWidth(s).toLowerCase().normalize('NFC');
@@ -207,10 +207,10 @@ const ASCII_PRINTABLE = /^[\x20-\x7e]+$/;
 const NON_ASCII_SPACE = /(?! )\p{Zs}/gu;
 
 function prepareOpaque(s: string, part: string, reveal: boolean): string {
-  // RFC 8265 §4.2.1: no width or case mapping, no trimming; non-ASCII spaces become U+0020, then NFC.
+  // RFC 8265 §4.2: no width or case mapping, no trimming; non-ASCII spaces become U+0020, then NFC.
   if (ASCII_PRINTABLE.test(s)) return s; // all FreeformClass-valid and already in NFC
   const out = s.replace(NON_ASCII_SPACE, ' ').normalize('NFC');
-  if (out === '') throw new JidError(`${part} is empty`); // RFC 8265 §4.2.2: zero length is not allowed
+  if (out === '') throw new JidError(`${part} is empty`); // RFC 8265 §4.2: zero length is not allowed
   checkClass(out, true, part, reveal);
   return out;
 }
@@ -223,7 +223,7 @@ export function prepareResourcepart(s: string): string {
   return out;
 }
 
-/** RFC 8265 §4 (OpaqueString) for SASL PLAIN and SCRAM (RFC 7677 §4 via SASLprep's successor). No length cap. */
+/** OpaqueString (RFC 8265 §4.2) for SASL PLAIN and SCRAM, replacing SASLprep (RFC 8265 §4.1). No length cap. */
 export function preparePassword(s: string): string {
   return prepareOpaque(s, 'password', false);
 }

@@ -1,32 +1,24 @@
-// Streaming XML framer: raw socket bytes in, stream header / depth-1 elements / stream close out.
-// Hand-written and strict, because this is the first code that touches untrusted input (DESIGN §4): the
-// restricted XML profile of RFC 6120 §11.1 (no comments, PIs, DTDs or entity references beyond the five
-// predefined ones), UTF-8 only (RFC 6120 §11.6), and size/depth/attribute limits applied while bytes arrive.
-// Scanning uses indexOf/charCodeAt over a decoded string and slices only at token boundaries.
+// Streaming XML framer: socket bytes in; stream header, depth-1 elements and stream close out.
+// Hand-written and strict because it is the first code to touch untrusted input (DESIGN §4): the restricted
+// XML of RFC 6120 §11.1 (no comments, PIs, DTDs, or entities beyond the five predefined ones), UTF-8 only
+// (§11.6), and limits enforced as bytes arrive. It scans a decoded string with indexOf/charCodeAt and slices
+// only at token boundaries.
 import { isAscii } from 'node:buffer';
 import type { StreamErrorCondition } from '../errors/index.js';
 import { Element } from './element.js';
 
 export interface FramerLimits {
-  /** Largest depth-1 element, in bytes as received. */
-  maxStanzaBytes: number;
-  /** Deepest nesting inside a stanza; the depth-1 element itself is depth 1. */
-  maxDepth: number;
-  /** Most attributes on one element (the stream header included). */
-  maxAttributes: number;
-  /** Largest stream header (XML declaration included), in bytes; default 8192. */
-  maxHeaderBytes?: number;
+  maxStanzaBytes: number; // largest depth-1 element, in bytes as received
+  maxDepth: number; // deepest nesting; the depth-1 element itself is depth 1
+  maxAttributes: number; // most attributes on one element, the stream header included
+  maxHeaderBytes?: number; // largest stream header, XML declaration included; default 8192
 }
 
 export interface FramerHandler {
-  /** The stream header's opening tag, name as written (e.g. `stream:stream`). */
-  streamOpen(name: string, attrs: Record<string, string>): void;
-  /** Each complete depth-1 element (stanza or stream-level element such as `stream:features`). */
-  stanza(el: Element): void;
-  /** The closing tag of the stream header. */
+  streamOpen(name: string, attrs: Record<string, string>): void; // qualified name as written
+  stanza(el: Element): void; // each complete depth-1 element (stanza or e.g. stream:features)
   streamClose(): void;
-  /** Fatal: the framer ignores further input until reset(). */
-  error(condition: StreamErrorCondition, text: string): void;
+  error(condition: StreamErrorCondition, text: string): void; // fatal: input is ignored until reset()
 }
 
 const NEED = -1; // token incomplete: wait for more bytes
@@ -34,80 +26,51 @@ const PROLOG = 0;
 const STREAM = 1;
 const DONE = 2;
 const PEND_NONE = 0;
-const PEND_TAG = 1; // start or end tag: ends at a '>' outside quotes
-const PEND_DECL = 2; // XML declaration: ends at '?>'
-const MAX_REF = 32; // longest accepted reference name ('#x10FFFF' is 8); see resolveRef
+const PEND_TAG = 1; // a start or end tag: ends at a '>' outside quotes
+const PEND_DECL = 2; // the XML declaration: ends at '?>'
+const MAX_REF = 32; // longest reference name accepted; '#x10FFFF' is 8
+const C = { TAB: 9, LF: 10, CR: 13, SP: 32, DQ: 34, SQ: 39, SLASH: 47, LT: 60, EQ: 61, GT: 62, QM: 63 } as const;
+const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'" }; // XML 1.0 §4.6
 
-const TAB = 9;
-const LF = 10;
-const CR = 13;
-const SP = 32;
-const BANG = 33;
-const DQUOTE = 34;
-const HASH = 35;
-const SQUOTE = 39;
-const DASH = 45;
-const SLASH = 47;
-const LT = 60;
-const EQ = 61;
-const GT = 62;
-const QMARK = 63;
-const LBRACKET = 91;
-
-// XML 1.0 §2.2 Char: C0 controls other than TAB/LF/CR and U+FFFE/U+FFFF never appear, not even escaped.
-// Lone surrogates cannot come out of a fatal UTF-8 decoder; character references are checked in resolveRef.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching the characters XML 1.0 §2.2 forbids
+// XML 1.0 §2.2 Char: C0 controls other than TAB/LF/CR, and U+FFFE/U+FFFF, may not appear even escaped. Lone
+// surrogates cannot come out of a fatal UTF-8 decoder; character references are checked in resolveRef.
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters XML 1.0 §2.2 forbids
 const FORBIDDEN_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
-// XML 1.0 §2.8 XMLDecl; RFC 6120 §11.6 then requires the encoding, if named, to be UTF-8.
+// XML 1.0 §2.8 XMLDecl; RFC 6120 §11.6 then requires a named encoding to be UTF-8.
 const XML_DECL =
   /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['"])1\.[0-9]+\1(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['"])([A-Za-z][\w.-]*)\2)?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(['"])(?:yes|no)\4)?[ \t\r\n]*\?>$/;
-
-// XML 1.0 §2.3 NameStartChar / NameChar: ASCII through a table (1 = start and body, 2 = body only).
+// XML 1.0 §2.3 NameStartChar / NameChar ranges above ASCII, tested per UTF-16 code unit: a high surrogate
+// D800–DB7F starts U+10000–U+EFFFF and any low surrogate may follow it.
+const WIDE_NAME_START = [
+  0xc0, 0xd6, 0xd8, 0xf6, 0xf8, 0x2ff, 0x370, 0x37d, 0x37f, 0x1fff, 0x200c, 0x200d, 0x2070, 0x218f, 0x2c00, 0x2fef,
+  0x3001, 0xd7ff, 0xf900, 0xfdcf, 0xfdf0, 0xfffd, 0xd800, 0xdb7f,
+];
+const WIDE_NAME_CHAR = [0xb7, 0xb7, 0x300, 0x36f, 0x203f, 0x2040, 0xdc00, 0xdfff];
+// The same for ASCII, as a table on the hot path: 1 = NameStartChar, 2 = NameChar only.
 const NAME_ASCII = new Uint8Array(128);
 for (let c = 0; c < 128; c++) {
   if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 58 || c === 95) NAME_ASCII[c] = 1;
-  else if ((c >= 48 && c <= 57) || c === DASH || c === 46) NAME_ASCII[c] = 2;
+  else if ((c >= 48 && c <= 57) || c === 45 || c === 46) NAME_ASCII[c] = 2;
 }
 
-function isNameStart(c: number): boolean {
-  if (c < 128) return NAME_ASCII[c] === 1;
-  return (
-    (c >= 0xc0 && c <= 0xd6) ||
-    (c >= 0xd8 && c <= 0xf6) ||
-    (c >= 0xf8 && c <= 0x2ff) ||
-    (c >= 0x370 && c <= 0x37d) ||
-    (c >= 0x37f && c <= 0x1fff) ||
-    c === 0x200c ||
-    c === 0x200d ||
-    (c >= 0x2070 && c <= 0x218f) ||
-    (c >= 0x2c00 && c <= 0x2fef) ||
-    (c >= 0x3001 && c <= 0xd7ff) ||
-    (c >= 0xf900 && c <= 0xfdcf) ||
-    (c >= 0xfdf0 && c <= 0xfffd) ||
-    (c >= 0xd800 && c <= 0xdb7f) // high surrogate of U+10000–U+EFFFF; its low half is a NameChar below
-  );
+function inRanges(c: number, ranges: number[]): boolean {
+  for (let i = 0; i < ranges.length; i += 2) if (c >= ranges[i]! && c <= ranges[i + 1]!) return true;
+  return false;
 }
-
-function isNameChar(c: number): boolean {
-  if (c < 128) return NAME_ASCII[c] !== 0;
-  return (
-    isNameStart(c) || c === 0xb7 || (c >= 0x300 && c <= 0x36f) || c === 0x203f || c === 0x2040 || (c >= 0xdc00 && c <= 0xdfff)
-  );
-}
-
-function isName(s: string): boolean {
-  if (s.length === 0 || !isNameStart(s.charCodeAt(0))) return false;
-  for (let i = 1; i < s.length; i++) if (!isNameChar(s.charCodeAt(i))) return false;
-  return true;
-}
+const isNameStart = (c: number) => (c < 128 ? NAME_ASCII[c] === 1 : inRanges(c, WIDE_NAME_START));
+const isNameChar = (c: number) => (c < 128 ? NAME_ASCII[c] !== 0 : isNameStart(c) || inRanges(c, WIDE_NAME_CHAR));
+const isWs = (c: number) => c === C.SP || c === C.LF || c === C.TAB || c === C.CR; // XML 1.0 §2.3 S
+const isXmlChar = (cp: number) =>
+  cp === C.TAB ||
+  cp === C.LF ||
+  cp === C.CR ||
+  (cp >= 0x20 && cp <= 0xd7ff) ||
+  (cp >= 0xe000 && cp <= 0xfffd) ||
+  (cp >= 0x10000 && cp <= 0x10ffff);
 
 function scanName(s: string, i: number, len: number): number {
   while (i < len && isNameChar(s.charCodeAt(i))) i++;
   return i;
-}
-
-function isWs(c: number): boolean {
-  return c === SP || c === LF || c === TAB || c === CR;
 }
 
 function skipWs(s: string, i: number, len: number): number {
@@ -115,30 +78,19 @@ function skipWs(s: string, i: number, len: number): number {
   return i;
 }
 
-/** XML 1.0 §2.2 Char. */
-function isXmlChar(cp: number): boolean {
-  return (
-    cp === TAB ||
-    cp === LF ||
-    cp === CR ||
-    (cp >= 0x20 && cp <= 0xd7ff) ||
-    (cp >= 0xe000 && cp <= 0xfffd) ||
-    (cp >= 0x10000 && cp <= 0x10ffff)
-  );
-}
-
-/** Thrown inside the scanner, turned into handler.error() by write(). */
+/** Thrown while scanning; write() turns it into handler.error(). */
 class XmlFault extends Error {
-  readonly condition: StreamErrorCondition;
-  constructor(condition: StreamErrorCondition, message: string) {
+  constructor(
+    readonly condition: StreamErrorCondition,
+    message: string,
+  ) {
     super(message);
-    this.condition = condition;
   }
 }
 
 const malformed = (message: string) => new XmlFault('not-well-formed', message);
 
-/** Namespaces in XML 1.0 §3 QName: at most one colon, with a prefix and an NCName local part. */
+/** Namespaces in XML 1.0 §3 QName: at most one colon, with a prefix and an NCName after it. */
 function checkQName(name: string): void {
   const colon = name.indexOf(':');
   if (colon === -1) return;
@@ -148,23 +100,11 @@ function checkQName(name: string): void {
 }
 
 function resolveRef(name: string): string {
-  switch (name) {
-    case 'lt':
-      return '<';
-    case 'gt':
-      return '>';
-    case 'amp':
-      return '&';
-    case 'quot':
-      return '"';
-    case 'apos':
-      return "'";
-  }
-  // Longer names are refused so that an unterminated '&' cannot hold text back indefinitely; only a
-  // zero-padded character reference could legally be longer.
+  if (Object.hasOwn(PREDEFINED, name)) return PREDEFINED[name]!;
+  // Capped so that a '&' without ';' cannot hold text back for long; only zero padding could exceed it.
   if (name.length > MAX_REF) throw malformed('reference too long');
-  if (name.charCodeAt(0) === HASH) {
-    // XML 1.0 §4.1 CharRef: '&#' [0-9]+ ';' | '&#x' [0-9a-fA-F]+ ';', naming a legal Char (WFC: Legal Character).
+  if (name.charCodeAt(0) === 35) {
+    // XML 1.0 §4.1 CharRef, WFC: Legal Character.
     const hex = name.charCodeAt(1) === 120;
     const digits = name.slice(hex ? 2 : 1);
     if (!(hex ? /^[0-9a-fA-F]+$/ : /^[0-9]+$/).test(digits)) throw malformed('malformed character reference');
@@ -172,8 +112,9 @@ function resolveRef(name: string): string {
     if (!isXmlChar(cp)) throw malformed('character reference to a character not allowed in XML');
     return String.fromCodePoint(cp);
   }
-  // RFC 6120 §11.1: no DTD may declare entities, so any other named reference is undefined.
-  if (isName(name)) throw new XmlFault('restricted-xml', `undefined entity '&${name};'`);
+  const isName = name.length > 0 && isNameStart(name.charCodeAt(0)) && scanName(name, 1, name.length) === name.length;
+  // RFC 6120 §11.1: no DTD can declare entities, so any other named reference is undefined.
+  if (isName) throw new XmlFault('restricted-xml', `undefined entity '&${name};'`);
   throw malformed("'&' must start an entity or character reference");
 }
 
@@ -192,32 +133,23 @@ function decodeRefs(s: string): string {
   return out + s.slice(last);
 }
 
-/** XML 1.0 §2.11: CR LF and lone CR become LF (before references are expanded, so '&#13;' survives). */
-function normalizeEol(s: string): string {
-  return s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n');
-}
+/** XML 1.0 §2.11: CR LF and lone CR become LF, before references are expanded so that '&#13;' survives. */
+const normalizeEol = (s: string) => (s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n'));
 
 function decodeText(raw: string): string {
-  // XML 1.0 §2.4: ']]>' may not appear in character data.
-  if (raw.indexOf(']]>') !== -1) throw malformed("']]>' in character data");
+  if (raw.indexOf(']]>') !== -1) throw malformed("']]>' in character data"); // XML 1.0 §2.4
   return decodeRefs(normalizeEol(raw));
 }
 
 function decodeAttr(raw: string): string {
-  // XML 1.0 §3.1 WFC: No < in Attribute Values; §3.3.3 normalizes literal whitespace to spaces.
-  if (raw.indexOf('<') !== -1) throw malformed("'<' in attribute value");
-  const s = /[\t\n\r]/.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw;
-  return decodeRefs(s);
+  if (raw.indexOf('<') !== -1) throw malformed("'<' in attribute value"); // XML 1.0 §3.1 WFC: No < in Attribute Values
+  // XML 1.0 §3.3.3: literal whitespace (a CR LF pair counting once) becomes a space.
+  return decodeRefs(/[\t\n\r]/.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw);
 }
 
 export class XmlFramer {
-  private readonly maxStanza: number;
-  private readonly maxDepth: number;
-  private readonly maxAttrs: number;
-  private readonly maxHeader: number;
-  private readonly handler: FramerHandler;
   private decoder = new TextDecoder('utf-8', { fatal: true });
-  private generation = 0; // bumped by reset(), so a handler that resets mid-write stops the old scan
+  private generation = 0; // bumped by reset(), so that a handler resetting mid-write ends the old scan
   private phase = PROLOG;
   private declAllowed = true;
   private rootName = '';
@@ -226,28 +158,25 @@ export class XmlFramer {
   private bufAscii = true; // every char of buf is ASCII, so string offsets are byte offsets
   private readonly stack: Element[] = [];
   private inCdata = false;
-  // Byte accounting for the unit being received (the header, or one depth-0 element or end tag):
-  // unitBytes holds the exact size of buf[unit start .. countIdx).
+  // The unit being received (the header, or one depth-0 element or end tag); unitBytes is the exact size of
+  // its part before buf[countIdx].
   private unitActive = false;
   private unitBytes = 0;
   private unitLimit = 0;
   private countIdx = 0;
-  // A tag or declaration cut by a chunk boundary: later chunks are only searched for its end and set
-  // aside, so a slow sender cannot make each chunk re-scan and re-copy a growing buffer.
+  // A tag or declaration cut by a chunk boundary: later chunks are only searched for its end and set aside,
+  // so that a slow sender cannot make every chunk re-scan and re-copy a growing buffer.
   private needKind = PEND_NONE;
   private pendParts: string[] = [];
-  private pendState = 0; // open quote of a pending tag, or last char of a pending declaration
-  // Results of scanTag, kept here rather than in an object per tag.
-  private tagName = '';
+  private pendState = 0; // the open quote of a pending tag, or the last char of a pending declaration
+  private tagName = ''; // scanTag results, kept here rather than in an object per tag
   private tagAttrs: Record<string, string> = {};
   private tagEmpty = false;
 
-  constructor(limits: FramerLimits, handler: FramerHandler) {
-    this.maxStanza = limits.maxStanzaBytes;
-    this.maxDepth = limits.maxDepth;
-    this.maxAttrs = limits.maxAttributes;
-    this.maxHeader = limits.maxHeaderBytes ?? 8192;
-    this.handler = handler;
+  constructor(
+    private readonly limits: FramerLimits,
+    private readonly handler: FramerHandler,
+  ) {
     this.reset();
   }
 
@@ -258,14 +187,16 @@ export class XmlFramer {
     try {
       text = this.decoder.decode(chunk, { stream: true });
     } catch {
-      // RFC 6120 §11.6 and §4.9.3.22: a fatal decoder throws on any invalid or overlong sequence.
+      // RFC 6120 §11.6 and §4.9.3.22: the fatal decoder throws on invalid, overlong or surrogate sequences.
       this.fail('unsupported-encoding', 'invalid UTF-8');
       return;
     }
     if (text.length === 0) return;
-    if (FORBIDDEN_CHAR.test(text)) return this.fail('not-well-formed', 'character not allowed in XML');
-    // A chunk that continues a split multibyte sequence is never ASCII, so this is exact.
-    const ascii = isAscii(chunk);
+    if (FORBIDDEN_CHAR.test(text)) {
+      this.fail('not-well-formed', 'character not allowed in XML');
+      return;
+    }
+    const ascii = isAscii(chunk); // a chunk finishing a split multibyte sequence is never ASCII
     if (this.pendParts.length > 0) {
       if (!this.feedPending(text, ascii)) return;
     } else if (this.buf.length === 0) {
@@ -280,18 +211,23 @@ export class XmlFramer {
       this.run(gen);
     } catch (err) {
       if (!(err instanceof XmlFault)) throw err;
-      return this.fail(err.condition, err.message);
+      this.fail(err.condition, err.message);
+      return;
     }
     if (this.generation === gen && this.phase !== DONE) this.endOfChunk();
   }
 
-  /** RFC 6120 §4.3.3: after STARTTLS or SASL success both sides start a new stream; forget everything, unread bytes included. */
+  /** RFC 6120 §4.3.3 stream restart: forget everything, unread bytes included, and expect a new header. */
   reset(): void {
     this.generation++;
     this.decoder = new TextDecoder('utf-8', { fatal: true });
     this.phase = PROLOG;
     this.declAllowed = true;
-    this.rootName = '';
+    this.clear();
+    this.beginUnit(0, this.limits.maxHeaderBytes ?? 8192);
+  }
+
+  private clear(): void {
     this.buf = '';
     this.pos = 0;
     this.bufAscii = true;
@@ -299,16 +235,12 @@ export class XmlFramer {
     this.inCdata = false;
     this.needKind = PEND_NONE;
     this.pendParts = [];
-    this.beginUnit(0, this.maxHeader);
+    this.unitActive = false;
   }
 
   private fail(condition: StreamErrorCondition, text: string): void {
     this.phase = DONE;
-    this.buf = '';
-    this.pos = 0;
-    this.pendParts = [];
-    this.stack.length = 0;
-    this.unitActive = false;
+    this.clear();
     this.handler.error(condition, text);
   }
 
@@ -322,26 +254,26 @@ export class XmlFramer {
       if (this.stack.length === 0) {
         const c = buf.charCodeAt(p);
         if (isWs(c)) {
-          // Whitespace between stanzas is the usual keepalive (RFC 6120 §4.6.1); it belongs to no stanza.
-          p++;
+          p++; // whitespace between stanzas, e.g. keepalives (RFC 6120 §4.6.1), belongs to no stanza
           this.declAllowed = false;
           continue;
         }
-        if (c !== LT) throw malformed(this.phase === PROLOG ? 'text before the stream header' : 'text outside a stanza');
-        if (!this.unitActive) this.beginUnit(p, this.maxStanza);
+        if (c !== C.LT)
+          throw malformed(this.phase === PROLOG ? 'text before the stream header' : 'text outside a stanza');
+        if (!this.unitActive) this.beginUnit(p, this.limits.maxStanzaBytes);
       } else if (this.inCdata) {
         p = this.cdata(p);
         if (p < 0) return;
         continue;
-      } else if (buf.charCodeAt(p) !== LT) {
+      } else if (buf.charCodeAt(p) !== C.LT) {
         p = this.text(p);
         if (p < 0) return;
       }
       if (p + 1 >= len) return;
       const c1 = buf.charCodeAt(p + 1);
-      if (c1 === SLASH) p = this.endTag(p);
-      else if (c1 === QMARK) p = this.pi(p);
-      else if (c1 === BANG) p = this.bang(p);
+      if (c1 === C.SLASH) p = this.endTag(p);
+      else if (c1 === C.QM) p = this.pi(p);
+      else if (c1 === 33 /* '!' */) p = this.bang(p);
       else p = this.startTag(p);
       if (p < 0 || this.generation !== gen || this.phase === DONE) return;
       this.declAllowed = false;
@@ -349,12 +281,15 @@ export class XmlFramer {
     this.pos = p;
   }
 
-  /** Counts the bytes of this chunk that belong to the open unit, then keeps only the unread tail. */
+  /** Counts this chunk's bytes that belong to the open unit, then keeps only the unread tail. */
   private endOfChunk(): void {
     const len = this.buf.length;
     if (this.unitActive) {
       this.unitBytes += this.byteLen(this.countIdx, len);
-      if (this.unitBytes > this.unitLimit) return this.fail('policy-violation', this.limitText());
+      if (this.unitBytes > this.unitLimit) {
+        this.fail('policy-violation', this.limitText());
+        return;
+      }
     }
     const tail = this.pos < len ? this.buf.slice(this.pos) : '';
     this.buf = tail;
@@ -383,26 +318,25 @@ export class XmlFramer {
     return true;
   }
 
-  /** Whether `s` holds the end of the pending token, carrying quote state across pieces. */
+  /** Whether `s` holds the end of the pending token; quote state carries over between pieces. */
   private findPendingEnd(s: string): boolean {
     let q = this.pendState;
     if (this.needKind === PEND_DECL) {
-      if ((q === QMARK && s.charCodeAt(0) === GT) || s.indexOf('?>') !== -1) return true;
+      if ((q === C.QM && s.charCodeAt(0) === C.GT) || s.indexOf('?>') !== -1) return true;
       this.pendState = s.charCodeAt(s.length - 1);
       return false;
     }
-    const n = s.length;
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < s.length; i++) {
       if (q !== 0) {
-        const close = s.indexOf(q === DQUOTE ? '"' : "'", i);
+        const close = s.indexOf(q === C.DQ ? '"' : "'", i);
         if (close === -1) break;
         q = 0;
         i = close;
-        continue;
+      } else {
+        const c = s.charCodeAt(i);
+        if (c === C.GT) return true;
+        if (c === C.DQ || c === C.SQ) q = c;
       }
-      const c = s.charCodeAt(i);
-      if (c === GT) return true;
-      if (c === DQUOTE || c === SQUOTE) q = c;
     }
     this.pendState = q;
     return false;
@@ -419,15 +353,16 @@ export class XmlFramer {
     this.countIdx = at;
   }
 
-  /** Early refusal inside a large chunk: code units never outnumber bytes. */
+  /** Early refusal within a large chunk: code units never outnumber bytes. */
   private checkUnit(at: number): void {
-    if (this.unitBytes + (at - this.countIdx) > this.unitLimit) throw new XmlFault('policy-violation', this.limitText());
+    if (this.unitBytes + (at - this.countIdx) > this.unitLimit)
+      throw new XmlFault('policy-violation', this.limitText());
   }
 
   private endUnit(end: number): void {
-    const units = end - this.countIdx;
     // A UTF-16 code unit comes from at most 3 bytes, so the exact count is needed only near the limit.
-    if (this.unitBytes + units * 3 > this.unitLimit && this.unitBytes + this.byteLen(this.countIdx, end) > this.unitLimit) {
+    const near = this.unitBytes + (end - this.countIdx) * 3 > this.unitLimit;
+    if (near && this.unitBytes + this.byteLen(this.countIdx, end) > this.unitLimit) {
       throw new XmlFault('policy-violation', this.limitText());
     }
     this.unitActive = false;
@@ -440,15 +375,14 @@ export class XmlFramer {
   private appendText(s: string): void {
     if (s.length === 0) return;
     const top = this.stack[this.stack.length - 1]!;
-    const children = top.children;
-    const last = children.length - 1;
-    // Merge with a preceding text node so the tree does not depend on where chunks were cut.
-    const prev = children[last];
-    if (typeof prev === 'string') children[last] = prev + s;
+    const last = top.children.length - 1;
+    const prev = top.children[last];
+    // Merging adjacent text keeps the tree independent of where chunks were cut.
+    if (typeof prev === 'string') top.children[last] = prev + s;
     else top.t(s);
   }
 
-  /** Character data up to the next '<'; at the end of a chunk, delivers the part that cannot change. */
+  /** Character data up to the next '<'. */
   private text(p: number): number {
     const buf = this.buf;
     const lt = buf.indexOf('<', p);
@@ -460,39 +394,36 @@ export class XmlFramer {
     const len = buf.length;
     this.checkUnit(len);
     if (buf.indexOf(']]>', p) !== -1) throw malformed("']]>' in character data");
-    // Hold back two chars (a ']]' that a '>' may follow) and an unterminated reference.
+    // Hold back two chars (']]' that a '>' may follow) and any unterminated reference.
     let cut = len - 2;
-    if (cut <= p) return NEED;
-    const amp = buf.lastIndexOf('&', cut - 1);
+    const amp = cut > p ? buf.lastIndexOf('&', cut - 1) : -1;
     if (amp >= p) {
       const semi = buf.indexOf(';', amp);
       if (semi === -1 && len - amp > MAX_REF + 1) throw malformed('unterminated reference');
       if (semi === -1 || semi >= cut) cut = amp;
     }
-    if (cut > p && buf.charCodeAt(cut - 1) === CR) cut--; // a CR LF pair must stay together (§2.11)
-    if (cut > p) {
-      this.appendText(decodeText(buf.slice(p, cut)));
-      this.pos = cut;
-    }
-    return NEED;
+    return this.flushPartial(p, cut, false);
   }
 
-  /** Inside <![CDATA[ ... ]]>: raw text (XML 1.0 §2.7), legal in XMPP since §11.1 does not restrict it. */
+  /** Inside <![CDATA[ … ]]> (XML 1.0 §2.7): raw text. RFC 6120 §11.1 does not restrict CDATA sections. */
   private cdata(p: number): number {
-    const buf = this.buf;
-    const end = buf.indexOf(']]>', p);
-    if (end !== -1) {
-      this.checkUnit(end);
-      this.appendText(normalizeEol(buf.slice(p, end)));
-      this.inCdata = false;
-      return end + 3;
+    const end = this.buf.indexOf(']]>', p);
+    if (end === -1) {
+      this.checkUnit(this.buf.length);
+      return this.flushPartial(p, this.buf.length - 2, true);
     }
-    const len = buf.length;
-    this.checkUnit(len);
-    let cut = len - 2;
-    if (cut > p && buf.charCodeAt(cut - 1) === CR) cut--;
+    this.checkUnit(end);
+    this.appendText(normalizeEol(this.buf.slice(p, end)));
+    this.inCdata = false;
+    return end + 3;
+  }
+
+  /** At the end of a chunk inside text, delivers buf[p, cut): what later bytes cannot change. */
+  private flushPartial(p: number, cut: number, raw: boolean): number {
+    if (cut > p && this.buf.charCodeAt(cut - 1) === C.CR) cut--; // a CR LF pair must stay together (§2.11)
     if (cut > p) {
-      this.appendText(normalizeEol(buf.slice(p, cut)));
+      const s = this.buf.slice(p, cut);
+      this.appendText(raw ? normalizeEol(s) : decodeText(s));
       this.pos = cut;
     }
     return NEED;
@@ -501,9 +432,9 @@ export class XmlFramer {
   private bang(p: number): number {
     const buf = this.buf;
     if (p + 2 >= buf.length) return NEED;
-    if (buf.charCodeAt(p + 2) !== LBRACKET) {
-      // RFC 6120 §11.1: comments and DTDs (<!DOCTYPE, <!ENTITY, ...) must not appear.
-      const what = buf.charCodeAt(p + 2) === DASH ? 'comments' : 'DTDs and markup declarations';
+    if (buf.charCodeAt(p + 2) !== 91) {
+      // RFC 6120 §11.1: no comments and no DTD (<!DOCTYPE, <!ENTITY, …).
+      const what = buf.charCodeAt(p + 2) === 45 ? 'comments' : 'DTDs and markup declarations';
       throw new XmlFault('restricted-xml', `${what} are not allowed`);
     }
     const head = buf.slice(p, p + 9);
@@ -516,23 +447,21 @@ export class XmlFramer {
     return p + 9;
   }
 
-  /** '<?': only the XML declaration, only at the very start of a stream (XML 1.0 §2.8). */
+  /** '<?': only the XML declaration, and only at the very start of a stream (XML 1.0 §2.8). */
   private pi(p: number): number {
-    // RFC 6120 §11.1: processing instructions must not appear.
-    if (!this.declAllowed) throw new XmlFault('restricted-xml', 'processing instructions are not allowed');
-    const buf = this.buf;
-    const end = buf.indexOf('?>', p + 1); // '<?>' ends here too, and is refused below
+    const refused = () => new XmlFault('restricted-xml', 'processing instructions are not allowed'); // RFC 6120 §11.1
+    if (!this.declAllowed) throw refused();
+    const end = this.buf.indexOf('?>', p + 1); // so '<?>' ends here too, and is refused below
     if (end === -1) {
       this.needKind = PEND_DECL;
       return NEED;
     }
-    const decl = buf.slice(p, end + 2);
-    if (!/^<\?xml[ \t\r\n]/.test(decl)) throw new XmlFault('restricted-xml', 'processing instructions are not allowed');
+    const decl = this.buf.slice(p, end + 2);
+    if (!/^<\?xml[ \t\r\n]/.test(decl)) throw refused();
     const m = XML_DECL.exec(decl);
     if (!m) throw malformed('malformed XML declaration');
-    const encoding = m[3];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'utf-8') {
-      throw new XmlFault('unsupported-encoding', `encoding ${encoding} is not supported; use UTF-8`);
+    if (m[3] !== undefined && m[3].toLowerCase() !== 'utf-8') {
+      throw new XmlFault('unsupported-encoding', `encoding ${m[3]} is not supported; use UTF-8`);
     }
     this.declAllowed = false;
     return end + 2;
@@ -541,12 +470,12 @@ export class XmlFramer {
   private startTag(p: number): number {
     const end = this.scanTag(p);
     if (end < 0) return end;
-    const name = this.tagName;
-    if (this.phase === PROLOG) return this.openStream(name, end);
+    if (this.phase === PROLOG) return this.openStream(end);
     const depth = this.stack.length + 1;
-    if (depth > this.maxDepth) throw new XmlFault('policy-violation', `elements nested deeper than ${this.maxDepth}`);
+    const max = this.limits.maxDepth;
+    if (depth > max) throw new XmlFault('policy-violation', `elements nested deeper than ${max}`);
     this.checkUnit(end);
-    const el = new Element(name);
+    const el = new Element(this.tagName);
     el.attrs = this.tagAttrs;
     const parent = this.stack[depth - 2];
     if (parent !== undefined) parent.cnode(el);
@@ -555,17 +484,17 @@ export class XmlFramer {
     return end;
   }
 
-  private openStream(name: string, end: number): number {
-    // RFC 6120 §4.2: a stream opens with the stream header; anything else (a stanza first) is refused.
+  private openStream(end: number): number {
+    const name = this.tagName;
+    // RFC 6120 §4.2: a stream starts with the stream header; anything else, such as a stanza, is refused.
     if (name.slice(name.indexOf(':') + 1) !== 'stream') throw malformed('expected a stream header');
     this.endUnit(end);
     this.phase = STREAM;
     this.rootName = name;
     this.pos = end;
     this.handler.streamOpen(name, this.tagAttrs);
-    // '<stream:stream/>' is well-formed: an empty stream, opened and closed at once.
     if (this.tagEmpty && this.phase === STREAM) {
-      this.phase = DONE;
+      this.phase = DONE; // '<stream:stream/>' is well-formed: an empty stream
       this.handler.streamClose();
     }
     return end;
@@ -582,34 +511,27 @@ export class XmlFramer {
     const len = buf.length;
     const top = this.stack[this.stack.length - 1];
     if (top === undefined && this.phase !== STREAM) throw malformed('end tag before the stream header');
-    // XML 1.0 §3 WFC: Element Type Match.
-    const expected = top === undefined ? this.rootName : top.name;
-    const from = p + 2;
-    const nameEnd = from + expected.length;
+    const expected = top === undefined ? this.rootName : top.name; // XML 1.0 §3 WFC: Element Type Match
+    const mismatch = () => malformed(`mismatched end tag, expected </${expected}>`);
+    const nameEnd = p + 2 + expected.length;
     if (nameEnd > len) {
-      if (!expected.startsWith(buf.slice(from))) throw malformed(`mismatched end tag, expected </${expected}>`);
-      this.needKind = PEND_TAG;
-      return NEED;
+      if (!expected.startsWith(buf.slice(p + 2))) throw mismatch();
+      return this.needTag();
     }
+    if (!buf.startsWith(expected, p + 2)) throw mismatch();
     const i = skipWs(buf, nameEnd, len);
-    if (!buf.startsWith(expected, from) || (i < len && buf.charCodeAt(i) !== GT)) {
-      throw malformed(`mismatched end tag, expected </${expected}>`);
-    }
-    if (i >= len) {
-      this.needKind = PEND_TAG;
-      return NEED;
-    }
-    const end = i + 1;
-    this.pos = end;
+    if (i >= len) return this.needTag();
+    if (buf.charCodeAt(i) !== C.GT) throw mismatch();
+    this.pos = i + 1;
     if (top === undefined) {
       this.unitActive = false;
       this.phase = DONE;
       this.handler.streamClose();
-      return end;
+    } else {
+      this.stack.pop();
+      if (this.stack.length === 0) this.deliver(top, i + 1);
     }
-    this.stack.pop();
-    if (this.stack.length === 0) this.deliver(top, end);
-    return end;
+    return i + 1;
   }
 
   /** XML 1.0 §3.1 STag / EmptyElemTag; fills tagName, tagAttrs and tagEmpty. */
@@ -618,35 +540,28 @@ export class XmlFramer {
     const len = buf.length;
     if (!isNameStart(buf.charCodeAt(p + 1))) throw malformed('invalid element name');
     let i = scanName(buf, p + 2, len);
-    if (i >= len) return this.needTag();
     const name = buf.slice(p + 1, i);
-    checkQName(name);
     const attrs: Record<string, string> = {};
     let count = 0;
     for (;;) {
       if (i >= len) return this.needTag();
       let c = buf.charCodeAt(i);
-      if (c === GT) {
-        this.tagEmpty = false;
-        i++;
-        break;
-      }
-      if (c === SLASH) {
-        if (i + 1 >= len) return this.needTag();
-        if (buf.charCodeAt(i + 1) !== GT) throw malformed("expected '>' after '/'");
-        this.tagEmpty = true;
-        i += 2;
+      if (c === C.GT || c === C.SLASH) {
+        if (c === C.SLASH && i + 1 >= len) return this.needTag();
+        if (c === C.SLASH && buf.charCodeAt(i + 1) !== C.GT) throw malformed("expected '>' after '/'");
+        this.tagEmpty = c === C.SLASH;
+        i += c === C.SLASH ? 2 : 1;
         break;
       }
       if (!isWs(c)) throw malformed('expected whitespace, an attribute or the end of the tag');
       i = skipWs(buf, i + 1, len);
-      if (i >= len) return this.needTag();
-      c = buf.charCodeAt(i);
-      if (c === GT || c === SLASH) continue;
-      if (++count > this.maxAttrs) throw new XmlFault('policy-violation', `more than ${this.maxAttrs} attributes`);
+      c = buf.charCodeAt(i); // NaN at the end of buf: handled at the top of the loop
+      if (i >= len || c === C.GT || c === C.SLASH) continue;
+      if (++count > this.limits.maxAttributes) throw new XmlFault('policy-violation', 'too many attributes');
       i = this.scanAttr(i, attrs);
       if (i < 0) return this.needTag();
     }
+    checkQName(name);
     this.tagName = name;
     this.tagAttrs = attrs;
     return i;
@@ -660,20 +575,19 @@ export class XmlFramer {
     const nameEnd = scanName(buf, start + 1, len);
     let i = skipWs(buf, nameEnd, len);
     if (i >= len) return NEED;
-    if (buf.charCodeAt(i) !== EQ) throw malformed("expected '=' after attribute name");
+    if (buf.charCodeAt(i) !== C.EQ) throw malformed("expected '=' after attribute name");
     i = skipWs(buf, i + 1, len);
     if (i >= len) return NEED;
     const q = buf.charCodeAt(i);
-    if (q !== DQUOTE && q !== SQUOTE) throw malformed('attribute value must be quoted');
-    const close = buf.indexOf(q === DQUOTE ? '"' : "'", i + 1);
+    if (q !== C.DQ && q !== C.SQ) throw malformed('attribute value must be quoted');
+    const close = buf.indexOf(q === C.DQ ? '"' : "'", i + 1);
     if (close === -1) return NEED;
     const name = buf.slice(start, nameEnd);
     checkQName(name);
-    // XML 1.0 §3.1 WFC: Unique Att Spec.
-    if (Object.hasOwn(attrs, name)) throw malformed('duplicate attribute');
+    if (Object.hasOwn(attrs, name)) throw malformed('duplicate attribute'); // XML 1.0 §3.1 WFC: Unique Att Spec
     const value = decodeAttr(buf.slice(i + 1, close));
-    // A plain assignment to '__proto__' would change the object's prototype instead of adding a key.
-    if (name === '__proto__') Object.defineProperty(attrs, name, { value, enumerable: true, writable: true, configurable: true });
+    // Assigning '__proto__' would replace the object's prototype instead of adding a key.
+    if (name === '__proto__') Object.defineProperty(attrs, name, { value, enumerable: true, writable: true });
     else attrs[name] = value;
     return close + 1;
   }

@@ -95,8 +95,11 @@ describe('storage: sqlite', () => {
     }
   });
 
-  it('fails fast when the file cannot be opened', async () => {
-    await assert.rejects(createKnexStorage({ driver: 'sqlite', path: '/proc/switchboard/x.sqlite' }));
+  it('fails fast when the database cannot be opened', async () => {
+    const t0 = Date.now();
+    // The path names a directory, so SQLite cannot open it as a database file.
+    await assert.rejects(createKnexStorage({ driver: 'sqlite', path: dir }), /SQLITE_CANTOPEN/);
+    assert.ok(Date.now() - t0 < 5_000);
   });
 
   // Opt-in scale check (SWITCHBOARD_STORAGE_1M=1): 1,000,000 items for one user, paged by keyset.

@@ -96,7 +96,10 @@ describe('TLS channel binding', function () {
     try {
       const source: ChannelBindingSource = tlsChannelBinding(socket);
       assert.deepEqual(source.types(), ['tls-exporter', 'tls-server-end-point']);
-      assert.deepEqual(source.data('tls-exporter'), client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding'));
+      assert.deepEqual(
+        source.data('tls-exporter'),
+        client.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0)),
+      );
       const peer = client.getPeerCertificate().raw;
       assert.deepEqual(source.data('tls-server-end-point'), createHash('sha384').update(peer).digest());
       assert.equal(source.data('tls-unique'), null);

@@ -1,6 +1,6 @@
 // Shared fixtures for the SASL unit specs: an in-memory account table and a fake channel binding source.
 import assert from 'node:assert/strict';
-import { SaslFailure, type SaslCondition } from '../../../server/errors/index.js';
+import { type SaslCondition, SaslFailure } from '../../../server/errors/index.js';
 import { deriveAll } from '../../../server/stream/sasl/credentials.js';
 import type { ChannelBindingSource, SaslContext, SaslStep } from '../../../server/stream/sasl/mechanism.js';
 import type { ScramCredential, ScramHash } from '../../../storage/api/index.js';
@@ -8,7 +8,9 @@ import type { ScramCredential, ScramHash } from '../../../storage/api/index.js';
 export const EXPORTER_DATA = Buffer.alloc(32, 0xa5);
 export const END_POINT_DATA = Buffer.alloc(32, 0x5a);
 
-export function fakeBinding(types: ('tls-exporter' | 'tls-server-end-point')[] = ['tls-exporter', 'tls-server-end-point']): ChannelBindingSource {
+export function fakeBinding(
+  types: ('tls-exporter' | 'tls-server-end-point')[] = ['tls-exporter', 'tls-server-end-point'],
+): ChannelBindingSource {
   return {
     types: () => types,
     data: (type) => {
@@ -42,7 +44,11 @@ export function text(step: SaslStep): string {
   return step.data.toString('utf8');
 }
 
-export async function rejectsWith(promise: Promise<unknown>, condition: SaslCondition, message?: string): Promise<void> {
+export async function rejectsWith(
+  promise: Promise<unknown>,
+  condition: SaslCondition,
+  message?: string,
+): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
     assert.ok(err instanceof SaslFailure, `expected SaslFailure, got ${String(err)}`);
     assert.equal(err.condition, condition, message ?? err.message);

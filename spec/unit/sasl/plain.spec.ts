@@ -5,7 +5,8 @@ import { createMechanism, type SaslContext, type SaslMechanism } from '../../../
 import { mapOpaqueString } from '../../../server/stream/sasl/plain.js';
 import { accountsWith, context, rejectsWith, text } from './fixtures.js';
 
-const plain = (authzid: string, authcid: string, password: string) => Buffer.from(`${authzid}\0${authcid}\0${password}`);
+const plain = (authzid: string, authcid: string, password: string) =>
+  Buffer.from(`${authzid}\0${authcid}\0${password}`);
 
 function mech(ctx: SaslContext, preparePassword?: (s: string) => string): SaslMechanism {
   const m = createMechanism('PLAIN', ctx, preparePassword ? { preparePassword } : {});

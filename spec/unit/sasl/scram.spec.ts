@@ -9,15 +9,7 @@ import {
 import { NonceReplayCache } from '../../../server/stream/sasl/scram.js';
 import type { ScramHash } from '../../../storage/api/index.js';
 import { gs2Header, ScramClient } from '../../helpers/scram-client.js';
-import {
-  accountsWith,
-  context,
-  END_POINT_DATA,
-  EXPORTER_DATA,
-  fakeBinding,
-  rejectsWith,
-  text,
-} from './fixtures.js';
+import { accountsWith, context, END_POINT_DATA, EXPORTER_DATA, fakeBinding, rejectsWith, text } from './fixtures.js';
 
 const b = (s: string) => Buffer.from(s, 'utf8');
 
@@ -70,7 +62,13 @@ describe('SCRAM server', () => {
         const ctx = context(accounts, { secure: true, channelBinding: fakeBinding(), offeredPlus: true });
         const cbindData = v.cb === 'tls-exporter' ? EXPORTER_DATA : v.cb ? END_POINT_DATA : undefined;
         const header = v.cb ? gs2Header({ p: v.cb }) : gs2Header('n');
-        const client = new ScramClient({ username: 'juliet', password: 'r0m30', hash: v.hash, gs2Header: header, cbindData });
+        const client = new ScramClient({
+          username: 'juliet',
+          password: 'r0m30',
+          hash: v.hash,
+          gs2Header: header,
+          cbindData,
+        });
         const m = mech(v.name, ctx);
         const first = await m.start(b(client.clientFirst()));
         const final = await m.step(b(client.clientFinal(text(first))));
@@ -175,10 +173,19 @@ describe('SCRAM server', () => {
     it('rejects c= that does not carry the expected binding data', async () => {
       const header = gs2Header({ p: 'tls-exporter' });
       const wrong = Buffer.alloc(32, 1);
-      const client = new ScramClient({ username: 'juliet', password: 'r0m30', hash: 'sha256', gs2Header: header, cbindData: wrong });
+      const client = new ScramClient({
+        username: 'juliet',
+        password: 'r0m30',
+        hash: 'sha256',
+        gs2Header: header,
+        cbindData: wrong,
+      });
       await rejectsWith(run(mech('SCRAM-SHA-256-PLUS', plusCtx()), client), 'not-authorized');
       const stripped = new ScramClient({ username: 'juliet', password: 'r0m30', hash: 'sha256' });
-      await rejectsWith(run(mech('SCRAM-SHA-256', context(accounts)), stripped, { channelBinding: 'eSws' }), 'not-authorized');
+      await rejectsWith(
+        run(mech('SCRAM-SHA-256', context(accounts)), stripped, { channelBinding: 'eSws' }),
+        'not-authorized',
+      );
     });
 
     it('rejects r= that is not the combined nonce', async () => {
@@ -188,9 +195,13 @@ describe('SCRAM server', () => {
 
     it('rejects a replayed client nonce', async () => {
       const replayGuard = new NonceReplayCache();
-      const client = () => new ScramClient({ username: 'juliet', password: 'r0m30', hash: 'sha1', nonce: 'same-nonce' });
+      const client = () =>
+        new ScramClient({ username: 'juliet', password: 'r0m30', hash: 'sha1', nonce: 'same-nonce' });
       assert.equal((await run(mech('SCRAM-SHA-1', context(accounts), { replayGuard }), client())).kind, 'success');
-      await rejectsWith(mech('SCRAM-SHA-1', context(accounts), { replayGuard }).start(b(client().clientFirst())), 'not-authorized');
+      await rejectsWith(
+        mech('SCRAM-SHA-1', context(accounts), { replayGuard }).start(b(client().clientFirst())),
+        'not-authorized',
+      );
     });
 
     it('forgets client nonces after their TTL and beyond its capacity', () => {
@@ -221,7 +232,10 @@ describe('SCRAM server', () => {
       for (const message of bad) {
         await rejectsWith(mech('SCRAM-SHA-1', context(accounts)).start(b(message)), 'malformed-request', message);
       }
-      await rejectsWith(mech('SCRAM-SHA-1', context(accounts)).start(Buffer.from([0x6e, 0x2c, 0x2c, 0xff])), 'incorrect-encoding');
+      await rejectsWith(
+        mech('SCRAM-SHA-1', context(accounts)).start(Buffer.from([0x6e, 0x2c, 0x2c, 0xff])),
+        'incorrect-encoding',
+      );
     });
 
     it('rejects malformed client-final messages', async () => {
