@@ -326,7 +326,7 @@ function checkHosts(config: Obj, modules: ModuleSchemas, p: Problems): void {
 
 function checkListeners(config: Obj, p: Problems): void {
   if (!Array.isArray(config.listeners)) return;
-  const seen = new Map<string, number>();
+  const bound: { address: string; port: number; index: number }[] = [];
   const requireTls = isObj(config.tls) && config.tls.require_c2s === true;
   config.listeners.forEach((l: unknown, i) => {
     if (!isObj(l)) return;
@@ -336,15 +336,24 @@ function checkListeners(config: Obj, p: Problems): void {
     }
     // Port 0 is ephemeral: several such listeners never collide.
     if (typeof address === 'string' && typeof port === 'number' && port !== 0) {
-      const key = `${address}:${port}`;
-      const first = seen.get(key);
-      if (first !== undefined) p.add(['listeners', i, 'port'], `${key} is already used by listeners[${first}]`);
-      else seen.set(key, i);
+      const clash = bound.find((b) => b.port === port && overlaps(b.address, address));
+      if (clash)
+        p.add(
+          ['listeners', i, 'port'],
+          `${address}:${port} overlaps listeners[${clash.index}] (${clash.address}:${port})`,
+        );
+      bound.push({ address, port, index: i });
     }
     if (l.type === 'c2s' && l.tls === 'none' && requireTls) {
       p.add(['listeners', i, 'tls'], '"none" leaves clients no way to authenticate while tls.require_c2s is true');
     }
   });
+}
+
+/** A wildcard address takes the port on every interface (and "::" usually on IPv4 too). */
+function overlaps(a: string, b: string): boolean {
+  const wildcard = (x: string) => x === '0.0.0.0' || x === '::';
+  return a === b || wildcard(a) || wildcard(b);
 }
 
 function checkTls(config: Obj, p: Problems): void {

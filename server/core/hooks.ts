@@ -54,6 +54,10 @@ export interface HookMap extends StanzaHooks, IqHooks {
   'message/offline': StanzaEvent;
   /** A client session bound a resource (RFC 6120 §7). */
   'resource-bind': { session: SessionInfo };
+  /** A resource sent its initial presence (RFC 6121 §4.2): offline messages are delivered on this. */
+  'session-available': { session: SessionInfo };
+  /** A resource became unavailable, by unavailable presence or by its session ending (RFC 6121 §4.5). */
+  'session-unavailable': { session: SessionInfo };
   /** A client session ended; error is set when it ended abnormally. */
   'resource-unbind': { session: SessionInfo; error?: string };
   'authentication-success': { host: string; username: string; ip: string; mechanism: string };

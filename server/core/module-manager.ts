@@ -126,6 +126,7 @@ export class ModuleManager {
         closers.push(() => host.services.delete(name as string));
       },
       need: (name) => host.need(name),
+      maybe: (name) => host.services.get(name as string) as never,
       store: {
         keyval: (name = mod.name) => storage.keyval(name),
         map: (name = mod.name) => storage.map(name),

@@ -55,6 +55,8 @@ export interface ModuleContext<Opts> {
   discoItem(jid: string, name?: string): void;
   provide<K extends keyof Services>(name: K, impl: Services[K]): void;
   need<K extends keyof Services>(name: K): Services[K];
+  /** An optional service: undefined when no loaded module provides it. */
+  maybe<K extends keyof Services>(name: K): Services[K] | undefined;
   readonly store: {
     keyval<T>(name?: string): KeyValueStore<T>;
     map<T>(name?: string): MapStore<T>;

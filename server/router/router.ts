@@ -53,6 +53,23 @@ export class Router {
       this.bounce(stanza, StanzaError.jidMalformed(err.message), origin);
       return undefined;
     }
+    // Stanzas from local users (sent by their clients or by the server on their behalf) first pass the
+    // sender's host 'pre-*' events, where outbound policy such as blocking (XEP-0191 §3.3) applies.
+    const sender = origin.kind !== 's2s' && origin.kind !== 'component' && from.local !== null ? this.hosts.get(from.domain) : undefined;
+    if (sender) {
+      const target = to.local === null ? 'host' : to.resource !== null ? 'full' : from.bareEquals(to) ? 'self' : 'bare';
+      const event = `pre-${stanza.name as 'message' | 'presence' | 'iq'}/${target}` as const;
+      if (sender.bus.has(event)) {
+        return sender.bus.fire(event, { stanza, from, to, origin }).then(
+          (claimed) => (claimed ? undefined : this.deliver(stanza, from, to, origin, started)),
+          (err: unknown) => this.bounce(stanza, sender.toStanzaError(err, event), origin),
+        );
+      }
+    }
+    return this.deliver(stanza, from, to, origin, started);
+  }
+
+  private deliver(stanza: Element, from: Jid, to: Jid, origin: Origin, started: bigint): Promise<void> | undefined {
     const route = this.table.lookup(to.domain);
     let done: Promise<void> | undefined;
     if (route === undefined) {

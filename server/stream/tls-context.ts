@@ -88,7 +88,15 @@ export function createSecureContexts(material: TlsMaterial, cfg: Pick<TlsConfig,
     default: fallback,
     perHost,
     SNICallback,
-    options: { secureContext: fallback, SNICallback, minVersion: cfg.min_version },
+    // tls.createServer() ignores `secureContext` and builds its default context from cert/key, while
+    // new TLSSocket() uses `secureContext`: give both so either entry point serves the same default.
+    options: {
+      secureContext: fallback,
+      cert: material.default.cert,
+      key: material.default.key,
+      SNICallback,
+      minVersion: cfg.min_version,
+    },
   };
 }
 

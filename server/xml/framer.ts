@@ -89,6 +89,8 @@ class XmlFault extends Error {
 }
 
 const malformed = (message: string) => new XmlFault('not-well-formed', message);
+const mismatchedEnd = (name: string) => malformed(`mismatched end tag, expected </${name}>`); // XML 1.0 §3 WFC: Element Type Match
+const refusedPi = () => new XmlFault('restricted-xml', 'processing instructions are not allowed'); // RFC 6120 §11.1
 
 /** Namespaces in XML 1.0 §3 QName: at most one colon, with a prefix and an NCName after it. */
 function checkQName(name: string): void {
@@ -268,6 +270,7 @@ export class XmlFramer {
       } else if (buf.charCodeAt(p) !== C.LT) {
         p = this.text(p);
         if (p < 0) return;
+        this.pos = p;
       }
       if (p + 1 >= len) return;
       const c1 = buf.charCodeAt(p + 1);
@@ -449,15 +452,14 @@ export class XmlFramer {
 
   /** '<?': only the XML declaration, and only at the very start of a stream (XML 1.0 §2.8). */
   private pi(p: number): number {
-    const refused = () => new XmlFault('restricted-xml', 'processing instructions are not allowed'); // RFC 6120 §11.1
-    if (!this.declAllowed) throw refused();
+    if (!this.declAllowed) throw refusedPi();
     const end = this.buf.indexOf('?>', p + 1); // so '<?>' ends here too, and is refused below
     if (end === -1) {
       this.needKind = PEND_DECL;
       return NEED;
     }
     const decl = this.buf.slice(p, end + 2);
-    if (!/^<\?xml[ \t\r\n]/.test(decl)) throw refused();
+    if (!/^<\?xml[ \t\r\n]/.test(decl)) throw refusedPi();
     const m = XML_DECL.exec(decl);
     if (!m) throw malformed('malformed XML declaration');
     if (m[3] !== undefined && m[3].toLowerCase() !== 'utf-8') {
@@ -512,16 +514,15 @@ export class XmlFramer {
     const top = this.stack[this.stack.length - 1];
     if (top === undefined && this.phase !== STREAM) throw malformed('end tag before the stream header');
     const expected = top === undefined ? this.rootName : top.name; // XML 1.0 §3 WFC: Element Type Match
-    const mismatch = () => malformed(`mismatched end tag, expected </${expected}>`);
     const nameEnd = p + 2 + expected.length;
     if (nameEnd > len) {
-      if (!expected.startsWith(buf.slice(p + 2))) throw mismatch();
+      if (!expected.startsWith(buf.slice(p + 2))) throw mismatchedEnd(expected);
       return this.needTag();
     }
-    if (!buf.startsWith(expected, p + 2)) throw mismatch();
+    if (!buf.startsWith(expected, p + 2)) throw mismatchedEnd(expected);
     const i = skipWs(buf, nameEnd, len);
     if (i >= len) return this.needTag();
-    if (buf.charCodeAt(i) !== C.GT) throw mismatch();
+    if (buf.charCodeAt(i) !== C.GT) throw mismatchedEnd(expected);
     this.pos = i + 1;
     if (top === undefined) {
       this.unitActive = false;

@@ -27,6 +27,8 @@ export interface TestServerOptions {
   /** Replaces the default `hosts:` block. */
   hostsYaml?: string;
   storage?: StorageDriver;
+  /** Use a SQLite file (created in dataDir) instead of memory storage; restart with the same dataDir to reopen it. */
+  sqlite?: boolean;
   dataDir?: string;
 }
 
@@ -39,12 +41,13 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     '  - { type: c2s, address: 127.0.0.1, port: 0, tls: direct }',
     '  - { type: http, address: 127.0.0.1, port: 0 }',
     `data_dir: ${JSON.stringify(dataDir)}`,
-    'storage: { driver: memory }',
+    opts.sqlite ? `storage: { driver: sqlite, path: ${JSON.stringify(join(dataDir, 'switchboard.sqlite'))} }` : 'storage: { driver: memory }',
     opts.yaml ?? '',
   ].join('\n');
   const config = loadConfig({ text, moduleSchemas: moduleSchemas() });
   const level = (process.env.SB_TEST_LOG as pino.Level | undefined) ?? 'silent';
-  const server = await Server.create({ config, storage: opts.storage ?? createMemoryStorage(), log: pino({ level }) });
+  const storage = opts.sqlite ? undefined : (opts.storage ?? createMemoryStorage());
+  const server = await Server.create({ config, log: pino({ level }), ...(storage ? { storage } : {}) });
   await server.start();
   return {
     server,

@@ -126,6 +126,32 @@ export function archiveConformance(driver: () => StorageDriver): void {
       assert.equal(await a.count(H, 'alice', { with: 'even@example.net', end: at(4) }), 3);
     });
 
+    it('finds a time window far from the paging position, in both directions', async function () {
+      this.timeout(120_000);
+      // More items than a driver might examine in a first bounded pass, so both strategies are exercised.
+      await fill(a, 1500);
+      const at = (i: number): Date => new Date(BASE + i * 1000);
+      assert.deepEqual(nums(await a.find(H, 'alice', { start: at(1400), limit: 10 })), range(1400, 1410));
+      assert.deepEqual(nums(await a.find(H, 'alice', { end: at(50), limit: 5, reverse: true })), [50, 49, 48, 47, 46]);
+      assert.deepEqual(nums(await a.find(H, 'alice', { start: at(1200), end: at(1203), limit: 10 })), range(1200, 1204));
+      assert.deepEqual(nums(await a.find(H, 'alice', { start: at(10), end: at(1490), limit: 3 })), [10, 11, 12]);
+      // Paging a window to its end, forward and backward.
+      for (const reverse of [false, true]) {
+        const seen: number[] = [];
+        let cursor: string | undefined;
+        for (;;) {
+          const q = { start: at(1300), end: at(1420), limit: 16, reverse };
+          const page = await a.find(H, 'alice', reverse ? { ...q, before: cursor } : { ...q, after: cursor });
+          if (page.length === 0) break;
+          seen.push(...nums(page));
+          cursor = page[page.length - 1]!.id;
+        }
+        assert.deepEqual(seen, reverse ? range(1300, 1421).reverse() : range(1300, 1421));
+      }
+      assert.deepEqual(nums(await a.find(H, 'alice', { start: at(1499), with: 'odd@example.net', limit: 10 })), [1499]);
+      assert.deepEqual(await a.find(H, 'alice', { start: at(1500), limit: 10 }), []);
+    });
+
     it('text search is a case-insensitive literal substring match', async () => {
       const texts = ['Hello World', 'ÄPFEL und Birnen', '100% sure', '100 percent', 'snake_case', 'snakeXcase', 'wow!'];
       for (const [i, text] of texts.entries()) await a.append(H, 'alice', { with: 'x@example.net', value: { i }, text });

@@ -7,6 +7,9 @@ import { chunk, decodeValue, encodeValue, foldText, LIKE_ESCAPE, likeContains, p
 /** Ids per DELETE ... WHERE id IN (...), bounded for the same parameter-limit reason as bulk inserts. */
 const DELETE_IDS_CHUNK = 500;
 
+/** Rows the probe in `find` examines before falling back to the planner's choice. */
+const PROBE_ROWS = 1000;
+
 type Filters = Pick<ArchiveQuery, 'with' | 'start' | 'end' | 'text'>;
 
 interface ArchiveRow {
@@ -22,8 +25,8 @@ function checkLimit(limit: number | undefined): void {
   }
 }
 
-function applyFilters(qb: Knex.QueryBuilder, f: Filters): Knex.QueryBuilder {
-  if (f.with !== undefined) qb.where('with', f.with);
+/** Conditions that no index serves in id order: the time window and the text search. */
+function applyScanFilters(qb: Knex.QueryBuilder, f: Filters): Knex.QueryBuilder {
   if (f.start !== undefined) qb.where('when', '>=', f.start.getTime());
   if (f.end !== undefined) qb.where('when', '<=', f.end.getTime());
   // The escape character is explicit because PostgreSQL defaults to backslash and SQLite to none.
@@ -31,20 +34,18 @@ function applyFilters(qb: Knex.QueryBuilder, f: Filters): Knex.QueryBuilder {
   return qb;
 }
 
+function applyFilters(qb: Knex.QueryBuilder, f: Filters): Knex.QueryBuilder {
+  if (f.with !== undefined) qb.where('with', f.with);
+  return applyScanFilters(qb, f);
+}
+
 /**
- * Builds the SELECT for `find`; null when an after/before id is not one of ours (nothing can match it).
- * Exported so tests can inspect the query plan.
+ * The user's items (optionally of one `with`) between the after/before ids, in id order: a range of the
+ * archive_user_id or archive_user_with_id index. Null when an id is not one of ours (nothing can match it).
  */
-export function buildFindQuery(
-  db: Knex,
-  store: string,
-  host: string,
-  user: string,
-  q: ArchiveQuery = {},
-): Knex.QueryBuilder | null {
-  checkLimit(q.limit);
-  const qb = db('archive').select('id', 'with', 'when', 'value').where({ store, host, username: user });
-  applyFilters(qb, q);
+function idRange(db: Knex, store: string, host: string, user: string, q: ArchiveQuery): Knex.QueryBuilder | null {
+  const qb = db('archive').where({ store, host, username: user });
+  if (q.with !== undefined) qb.where('with', q.with);
   if (q.after !== undefined) {
     const after = parseId(q.after);
     if (after === null) return null;
@@ -55,9 +56,57 @@ export function buildFindQuery(
     if (before === null) return null;
     qb.where('id', '<', before);
   }
-  qb.orderBy('id', q.reverse ? 'desc' : 'asc');
+  return qb.orderBy('id', q.reverse ? 'desc' : 'asc');
+}
+
+/** The plain SELECT for `find`, leaving the choice of index to the planner. Exported for query-plan tests. */
+export function buildFindQuery(
+  db: Knex,
+  store: string,
+  host: string,
+  user: string,
+  q: ArchiveQuery = {},
+): Knex.QueryBuilder | null {
+  checkLimit(q.limit);
+  const qb = idRange(db, store, host, user, q);
+  if (!qb) return null;
+  applyScanFilters(qb.select('id', 'with', 'when', 'value'), q);
   if (q.limit !== undefined) qb.limit(q.limit);
   return qb;
+}
+
+/**
+ * A bounded first attempt for queries with a time window or text search: filter only the next PROBE_ROWS
+ * items in id order. Asked to order by id but filter on `when`, a planner picks the time index for a wide
+ * window and then sorts every row in it (hundreds of ms over 1,000,000 items), although in a message archive
+ * ids and times rise together, so the wanted page is usually among the next few items in id order. The probe
+ * settles the query when it fills the page or sees the end of the range; otherwise it proves nothing and
+ * the caller runs the plain query, whose time index then suits the (narrow or distant) window.
+ */
+function buildProbeQuery(
+  db: Knex,
+  store: string,
+  host: string,
+  user: string,
+  q: ArchiveQuery & { limit: number },
+): Knex.QueryBuilder | null {
+  const inner = idRange(db, store, host, user, q);
+  if (!inner) return null;
+  inner.select('id', 'with', 'when', 'text', 'value').limit(PROBE_ROWS);
+  const outer = db.select('id', 'with', 'when', 'value').from(inner.as('recent'));
+  return applyScanFilters(outer, q)
+    .orderBy('id', q.reverse ? 'desc' : 'asc')
+    .limit(q.limit);
+}
+
+/** Whether the probe saw the whole id range, i.e. it held fewer than PROBE_ROWS items (an index-only count). */
+async function probeExhausted(db: Knex, store: string, host: string, user: string, q: ArchiveQuery): Promise<boolean> {
+  const range = idRange(db, store, host, user, q);
+  if (!range) return true;
+  const row = (await db.count({ n: '*' }).from(range.select('id').limit(PROBE_ROWS).as('recent')).first()) as {
+    n: number | string;
+  };
+  return toNumber(row.n) < PROBE_ROWS;
 }
 
 function toItem<T>(row: ArchiveRow): ArchiveItem<T> {
@@ -89,8 +138,19 @@ export function knexArchiveStore<T>(db: Knex, store: string): ArchiveStore<T> {
       return String(row.id);
     },
 
-    async find(host, user, query) {
-      if (query?.limit === 0) return [];
+    async find(host, user, query = {}) {
+      checkLimit(query.limit);
+      const { limit } = query;
+      if (limit === 0) return [];
+      const scanFiltered = query.start !== undefined || query.end !== undefined || query.text !== undefined;
+      if (scanFiltered && limit !== undefined && limit <= PROBE_ROWS / 2) {
+        const probe = buildProbeQuery(db, store, host, user, { ...query, limit });
+        if (!probe) return [];
+        const rows = (await probe) as ArchiveRow[];
+        if (rows.length === limit || (await probeExhausted(db, store, host, user, query))) {
+          return rows.map((r) => toItem<T>(r));
+        }
+      }
       const qb = buildFindQuery(db, store, host, user, query);
       if (!qb) return [];
       const rows = (await qb) as ArchiveRow[];

@@ -13,7 +13,11 @@ describe('switchboard.example.yaml', () => {
   });
 
   it('shows the defaults: apart from hosts and modules it equals the default configuration', () => {
-    const { hosts: _h, modules: _m, ...example } = loadConfig({ file: EXAMPLE, env: {}, moduleSchemas: moduleSchemas() });
+    const {
+      hosts: _h,
+      modules: _m,
+      ...example
+    } = loadConfig({ file: EXAMPLE, env: {}, moduleSchemas: moduleSchemas() });
     const { hosts: _dh, modules: _dm, ...defaults } = defaultConfig();
     assert.deepEqual(example, defaults);
   });

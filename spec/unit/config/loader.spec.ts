@@ -46,8 +46,19 @@ describe('config loader', () => {
       assert.deepEqual(c.tls, { self_signed: true, min_version: 'TLSv1.2', require_c2s: true });
       assert.deepEqual(c.storage, { driver: 'sqlite', path: join('data', 'switchboard.sqlite') });
       assert.equal(c.data_dir, 'data');
-      assert.deepEqual(c.limits, { c2s_stanza_bytes: 262144, max_depth: 32, max_attributes: 64, c2s_timeout_seconds: 300 });
-      assert.deepEqual(c.auth.mechanisms, ['SCRAM-SHA-256-PLUS', 'SCRAM-SHA-256', 'SCRAM-SHA-1-PLUS', 'SCRAM-SHA-1', 'PLAIN']);
+      assert.deepEqual(c.limits, {
+        c2s_stanza_bytes: 262144,
+        max_depth: 32,
+        max_attributes: 64,
+        c2s_timeout_seconds: 300,
+      });
+      assert.deepEqual(c.auth.mechanisms, [
+        'SCRAM-SHA-256-PLUS',
+        'SCRAM-SHA-256',
+        'SCRAM-SHA-1-PLUS',
+        'SCRAM-SHA-1',
+        'PLAIN',
+      ]);
       assert.equal(c.auth.scram_iterations, 4096);
       assert.deepEqual(c.auth.throttle, { max_failures: 5, window_seconds: 60, lockout_seconds: 60 });
       assert.deepEqual(c.log, { level: 'info' });
@@ -177,25 +188,33 @@ listeners:
   - { type: http, port: 5280, address: "not an address" }
   - { type: c2s, port: 5.5 }`),
         [
-          'listeners[1].port: 0.0.0.0:5222 is already used by listeners[0]',
+          'listeners[1].port: 127.0.0.1:5222 overlaps listeners[0] (0.0.0.0:5222)',
           'listeners[4].address: must be an IP address or a host name',
           'listeners[5].port: must be integer (got a number)',
         ],
       );
-      assert.doesNotThrow(() => load('hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: 65535, address: "::" }]'));
+      assert.doesNotThrow(() =>
+        load(`hosts: { localhost: {} }
+listeners:
+  - { type: c2s, port: 65535, address: "::1" }
+  - { type: c2s, port: 65535, address: 127.0.0.1 }`),
+      );
     });
 
     it('checks certificate settings across sections', () => {
       assert.deepEqual(problems('hosts: { localhost: {} }\ntls: { key: k.pem }'), [
         'tls.cert: is required when tls.key is set',
       ]);
-      assert.deepEqual(problems('hosts: { localhost: {}, a.example: { tls: { cert: c, key: k } } }\ntls: { self_signed: false }'), [
-        'tls.cert: is required when tls.self_signed is false (no certificate for: localhost)',
-      ]);
+      assert.deepEqual(
+        problems('hosts: { localhost: {}, a.example: { tls: { cert: c, key: k } } }\ntls: { self_signed: false }'),
+        ['tls.cert: is required when tls.self_signed is false (no certificate for: localhost)'],
+      );
       assert.deepEqual(problems('hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: 5222, tls: none }]'), [
         'listeners[0].tls: "none" leaves clients no way to authenticate while tls.require_c2s is true',
       ]);
-      const c = load('hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: 5222, tls: none }]\ntls: { require_c2s: false }');
+      const c = load(
+        'hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: 5222, tls: none }]\ntls: { require_c2s: false }',
+      );
       assert.equal(c.listeners[0]?.type === 'c2s' && c.listeners[0].tls, 'none');
     });
   });
@@ -211,6 +230,7 @@ listeners:
   - { type: http, port: 5280, tls: direct }
 tls: { self_signd: true }
 auth: { throttle: { max_failure: 5 } }
+limit: {}
 logging: {}
 `);
       assert.deepEqual(
@@ -221,7 +241,8 @@ logging: {}
           'listeners[0]: unknown key "tls" @7',
           'tls: unknown key "self_signd" (did you mean "self_signed"?) @8',
           'auth.throttle: unknown key "max_failure" (did you mean "max_failures"?) @9',
-          ': unknown key "logging" (did you mean "log"?) @10',
+          ': unknown key "limit" (did you mean "limits"?) @10',
+          ': unknown key "logging" @11',
         ],
       );
     });
@@ -244,7 +265,10 @@ modules:
     });
 
     it('knows no module when no schemas are given', () => {
-      assert.throws(() => loadConfig({ text: 'hosts: { localhost: { modules: [ping] } }', env: {} }), /unknown module "ping"/);
+      assert.throws(
+        () => loadConfig({ text: 'hosts: { localhost: { modules: [ping] } }', env: {} }),
+        /unknown module "ping"/,
+      );
     });
   });
 
@@ -291,9 +315,10 @@ data_dir: "\${not valid} \${open"`),
           'data_dir: malformed reference "${not valid}" (expected ${NAME} or ${NAME:-default})',
         ],
       );
-      assert.deepEqual(problems('hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: "${PORT}" }]', { PORT: 'secret' }), [
-        'listeners[0].port: must be integer (got a string)',
-      ]);
+      assert.deepEqual(
+        problems('hosts: { localhost: {} }\nlisteners: [{ type: c2s, port: "${PORT}" }]', { PORT: 'secret' }),
+        ['listeners[0].port: must be integer (got a string)'],
+      );
     });
   });
 
@@ -304,9 +329,10 @@ data_dir: "\${not valid} \${open"`),
       assert.match(list[0]?.message ?? '', /^YAML syntax error: /);
       assert.equal(typeof list[0]?.line, 'number');
       assert.equal(typeof list[0]?.column, 'number');
-      assert.deepEqual(problemList('hosts: {}\nhosts: {}').map((p) => [p.message, p.line]), [
-        ['YAML syntax error: Map keys must be unique', 2],
-      ]);
+      assert.deepEqual(
+        problemList('hosts: {}\nhosts: {}').map((p) => [p.message, p.line]),
+        [['YAML syntax error: Map keys must be unique', 2]],
+      );
     });
 
     it('reads a file, and says so when it is missing', () => {
@@ -317,10 +343,16 @@ data_dir: "\${not valid} \${open"`),
         assert.equal(loadConfig({ file, env: {} }).log.level, 'warn');
         assert.throws(
           () => loadConfig({ file: join(dir, 'missing.yaml') }),
-          (err: unknown) => err instanceof SwitchboardError && err.code === 'SB_ERR_CONFIG_NOT_FOUND' && /missing\.yaml/.test(err.message),
+          (err: unknown) =>
+            err instanceof SwitchboardError &&
+            err.code === 'SB_ERR_CONFIG_NOT_FOUND' &&
+            /missing\.yaml/.test(err.message),
         );
         writeFileSync(file, 'hosts:\n  localhost:\nlog: { level: loud }\n');
-        assert.throws(() => loadConfig({ file, env: {} }), new RegExp(`invalid configuration in ${file.replace(/\\/g, '\\\\')}`));
+        assert.throws(
+          () => loadConfig({ file, env: {} }),
+          new RegExp(`invalid configuration in ${file.replace(/\\/g, '\\\\')}`),
+        );
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

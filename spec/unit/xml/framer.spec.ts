@@ -227,7 +227,7 @@ describe('XmlFramer', () => {
     assert.equal(errorFor(stanza(32), { limits: { maxStanzaBytes: 100 } }), 'policy-violation');
     const { feed, events } = setup({ maxStanzaBytes: 100 });
     feed(HEADER, '<m>');
-    for (let i = 0; i < 40; i++) feed('é');
+    for (let i = 0; i < 60; i++) feed('é'); // 2 bytes each
     assert.deepEqual(events.at(-1), ['error', 'policy-violation', 'stanza too large']);
   });
 
@@ -255,13 +255,13 @@ describe('XmlFramer', () => {
   });
 
   it('enforces the depth and attribute limits', () => {
-    const limits = { maxDepth: 3, maxAttributes: 2 };
+    const limits = { maxDepth: 3, maxAttributes: 4 }; // the header has 4
     assert.equal(errorFor('<a><b><c/></b></a>', { limits }), undefined);
     assert.equal(errorFor('<a><b><c><d/></c></b></a>', { limits }), 'policy-violation');
-    assert.equal(errorFor("<a x='1' y='2'/>", { limits }), undefined);
-    assert.equal(errorFor("<a x='1' y='2' z='3'/>", { limits }), 'policy-violation');
-    assert.equal(errorFor("<a><b x='1' y='2' z='3'/></a>", { limits }), 'policy-violation');
-    assert.equal(errorFor("<stream:stream a='1' b='2' c='3'>", { raw: true, limits }), 'policy-violation');
+    assert.equal(errorFor("<a w='0' x='1' y='2' z='3'/>", { limits }), undefined);
+    assert.equal(errorFor("<a v='' w='0' x='1' y='2' z='3'/>", { limits }), 'policy-violation');
+    assert.equal(errorFor("<a><b v='' w='0' x='1' y='2' z='3'/></a>", { limits }), 'policy-violation');
+    assert.equal(errorFor("<stream:stream a='1' b='2' c='3' d='4' e='5'>", { raw: true, limits }), 'policy-violation');
   });
 
   it('accepts a new header after reset(), declaration included', () => {
