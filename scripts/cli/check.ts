@@ -19,7 +19,7 @@ export async function runCheck(opts: CliOptions): Promise<number> {
   const hosts = Object.keys(config.hosts);
   const log = pino({ level: 'warn' }, pino.destination(2));
   try {
-    const material = await loadTlsMaterial(config.tls, config.data_dir, hosts, log);
+    const material = await loadTlsMaterial(config.tls, config.data_dir, hosts, log, config.hosts);
     const pairs = [['default', material.default] as const, ...[...material.perHost].map(([h, m]) => [h, m] as const)];
     for (const [name, pair] of pairs) {
       const info = describeCertificate(pair.cert);

@@ -2,13 +2,21 @@
 // Every problem is collected and reported at once with its YAML path and line, so an operator fixes the whole
 // file in one pass (DESIGN §1: refuse to start and name the path, never clamp-and-log).
 import { readFileSync } from 'node:fs';
-import { isIP } from 'node:net';
 import { join } from 'node:path';
 import { KindGuard, type TSchema, type TUnion } from '@sinclair/typebox';
 import { Value, type ValueError, ValueErrorType } from '@sinclair/typebox/value';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { SwitchboardError } from '../errors/index.js';
-import { type Config, ConfigSchema, DISCRIMINATOR, hostnameProblem, type ModuleSchemas } from './schema.js';
+import {
+  type Config,
+  ConfigSchema,
+  checkHosts,
+  checkListeners,
+  checkTls,
+  DISCRIMINATOR,
+  type ModuleSchemas,
+  suggest,
+} from './schema.js';
 
 export interface ConfigProblem {
   /** YAML path such as `hosts.localhost.tls.cert` or `listeners[1].port`; empty for syntax errors. */
@@ -138,7 +146,15 @@ function interpolate(value: unknown, path: Seg[], ctx: Interpolation): unknown {
   if (Array.isArray(value)) return value.map((v, i) => interpolate(v, [...path, i], ctx));
   if (!isObj(value)) return value;
   const out: Obj = {};
-  for (const [k, v] of Object.entries(value)) out[k] = interpolate(v, [...path, k], ctx);
+  for (const [k, v] of Object.entries(value)) {
+    // defineProperty, not assignment: a "__proto__" key must stay a plain (and then refused) key, not a prototype.
+    Object.defineProperty(out, k, {
+      value: interpolate(v, [...path, k], ctx),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
   return out;
 }
 
@@ -305,73 +321,6 @@ function pointerToPath(pointer: string, root: unknown): Seg[] {
   return out;
 }
 
-// ---- cross-field checks (written defensively: they also run when the schema found problems)
-
-function checkHosts(config: Obj, modules: ModuleSchemas, p: Problems): void {
-  if (!isObj(config.hosts)) return;
-  for (const [name, host] of Object.entries(config.hosts)) {
-    const reason = hostnameProblem(name);
-    if (reason) p.add(['hosts', name], reason);
-    if (!isObj(host) || !Array.isArray(host.modules)) continue;
-    const seen = new Set<unknown>();
-    host.modules.forEach((m, i) => {
-      const at = ['hosts', name, 'modules', i];
-      if (typeof m === 'string' && !Object.hasOwn(modules, m)) {
-        p.add(at, `unknown module "${m}"${suggest(m, Object.keys(modules))}`);
-      } else if (seen.has(m)) p.add(at, `module "${String(m)}" is listed twice`);
-      seen.add(m);
-    });
-  }
-}
-
-function checkListeners(config: Obj, p: Problems): void {
-  if (!Array.isArray(config.listeners)) return;
-  const bound: { address: string; port: number; index: number }[] = [];
-  const requireTls = isObj(config.tls) && config.tls.require_c2s === true;
-  config.listeners.forEach((l: unknown, i) => {
-    if (!isObj(l)) return;
-    const { address, port } = l;
-    if (typeof address === 'string' && isIP(address) === 0 && hostnameProblem(address)) {
-      p.add(['listeners', i, 'address'], 'must be an IP address or a host name');
-    }
-    // Port 0 is ephemeral: several such listeners never collide.
-    if (typeof address === 'string' && typeof port === 'number' && port !== 0) {
-      const clash = bound.find((b) => b.port === port && overlaps(b.address, address));
-      if (clash)
-        p.add(
-          ['listeners', i, 'port'],
-          `${address}:${port} overlaps listeners[${clash.index}] (${clash.address}:${port})`,
-        );
-      bound.push({ address, port, index: i });
-    }
-    if (l.type === 'c2s' && l.tls === 'none' && requireTls) {
-      p.add(['listeners', i, 'tls'], '"none" leaves clients no way to authenticate while tls.require_c2s is true');
-    }
-  });
-}
-
-/** A wildcard address takes the port on every interface (and "::" usually on IPv4 too). */
-function overlaps(a: string, b: string): boolean {
-  const wildcard = (x: string) => x === '0.0.0.0' || x === '::';
-  return a === b || wildcard(a) || wildcard(b);
-}
-
-function checkTls(config: Obj, p: Problems): void {
-  const tls = config.tls;
-  if (!isObj(tls)) return;
-  if (tls.cert !== undefined && tls.key === undefined) p.add(['tls', 'key'], 'is required when tls.cert is set');
-  if (tls.key !== undefined && tls.cert === undefined) p.add(['tls', 'cert'], 'is required when tls.key is set');
-  const tlsListeners =
-    Array.isArray(config.listeners) && config.listeners.some((l) => isObj(l) && l.type === 'c2s' && l.tls !== 'none');
-  if (tls.cert !== undefined || tls.self_signed !== false || !tlsListeners || !isObj(config.hosts)) return;
-  const uncovered = Object.entries(config.hosts)
-    .filter(([, h]) => !isObj(h) || h.tls === undefined)
-    .map(([name]) => name);
-  if (uncovered.length > 0) {
-    p.add(['tls', 'cert'], `is required when tls.self_signed is false (no certificate for: ${uncovered.join(', ')})`);
-  }
-}
-
 /** Validates the options of named modules and fills defaults for all known modules. */
 function resolveModules(given: unknown, schemas: ModuleSchemas, p: Problems, coercible: Set<string>): Obj {
   const options = isObj(given) ? given : {};
@@ -395,27 +344,6 @@ function resolveModules(given: unknown, schemas: ModuleSchemas, p: Problems, coe
 }
 
 // ---- helpers
-
-function suggest(word: string, candidates: string[]): string {
-  const best = candidates
-    .map((c) => ({ c, d: distance(word.toLowerCase(), c.toLowerCase()) }))
-    .sort((a, b) => a.d - b.d)[0];
-  return best && best.d <= 2 ? ` (did you mean "${best.c}"?)` : '';
-}
-
-/** Levenshtein distance, for "did you mean" hints on misspelt keys. */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
-    }
-    prev = row;
-  }
-  return prev[b.length] ?? 0;
-}
 
 function isObj(v: unknown): v is Obj {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -171,6 +171,9 @@ export type LogConfig = Static<typeof LogSchema>;
 /** Schemas of module options, keyed by module name (from the module registry). */
 export type ModuleSchemas = Record<string, TSchema>;
 
+// ---- Rules JSON Schema cannot express. They read the defaulted but unvalidated value, so they are written
+// defensively: they run even when the schema found problems, and the operator sees everything at once.
+
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** RFC 1123 host names (IDNs through their A-label form); lowercase so keys match prepared JID domains. */
@@ -182,4 +185,99 @@ export function hostnameProblem(name: string): string | undefined {
     return 'is not a valid host name';
   }
   return undefined;
+}
+
+type Obj = Record<string, unknown>;
+
+/** Where the rules report; the loader adds the YAML line. */
+export interface ProblemSink {
+  add(path: (string | number)[], message: string): void;
+}
+
+const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function checkHosts(config: Obj, modules: ModuleSchemas, p: ProblemSink): void {
+  if (!isObj(config.hosts)) return;
+  for (const [name, host] of Object.entries(config.hosts)) {
+    const reason = hostnameProblem(name);
+    if (reason) p.add(['hosts', name], reason);
+    if (!isObj(host) || !Array.isArray(host.modules)) continue;
+    const seen = new Set<unknown>();
+    host.modules.forEach((m, i) => {
+      const at = ['hosts', name, 'modules', i];
+      if (typeof m === 'string' && !Object.hasOwn(modules, m)) {
+        p.add(at, `unknown module "${m}"${suggest(m, Object.keys(modules))}`);
+      } else if (seen.has(m)) p.add(at, `module "${String(m)}" is listed twice`);
+      seen.add(m);
+    });
+  }
+}
+
+export function checkListeners(config: Obj, p: ProblemSink): void {
+  if (!Array.isArray(config.listeners)) return;
+  const bound: { address: string; port: number; index: number }[] = [];
+  const requireTls = isObj(config.tls) && config.tls.require_c2s === true;
+  config.listeners.forEach((l: unknown, i) => {
+    if (!isObj(l)) return;
+    const { address, port } = l;
+    if (typeof address === 'string' && isIP(address) === 0 && hostnameProblem(address)) {
+      p.add(['listeners', i, 'address'], 'must be an IP address or a host name');
+    }
+    // Port 0 is ephemeral: several such listeners never collide.
+    if (typeof address === 'string' && typeof port === 'number' && port !== 0) {
+      const clash = bound.find((b) => b.port === port && overlaps(b.address, address));
+      if (clash) {
+        const other = `listeners[${clash.index}] (${clash.address}:${port})`;
+        p.add(['listeners', i, 'port'], `${address}:${port} overlaps ${other}`);
+      }
+      bound.push({ address, port, index: i });
+    }
+    if (l.type === 'c2s' && l.tls === 'none' && requireTls) {
+      p.add(['listeners', i, 'tls'], '"none" leaves clients no way to authenticate while tls.require_c2s is true');
+    }
+  });
+}
+
+/** A wildcard address takes the port on every interface (and "::" usually on IPv4 too). */
+function overlaps(a: string, b: string): boolean {
+  const wildcard = (x: string) => x === '0.0.0.0' || x === '::';
+  return a === b || wildcard(a) || wildcard(b);
+}
+
+export function checkTls(config: Obj, p: ProblemSink): void {
+  const tls = config.tls;
+  if (!isObj(tls)) return;
+  if (tls.cert !== undefined && tls.key === undefined) p.add(['tls', 'key'], 'is required when tls.cert is set');
+  if (tls.key !== undefined && tls.cert === undefined) p.add(['tls', 'cert'], 'is required when tls.key is set');
+  const tlsListeners =
+    Array.isArray(config.listeners) && config.listeners.some((l) => isObj(l) && l.type === 'c2s' && l.tls !== 'none');
+  if (tls.cert !== undefined || tls.self_signed !== false || !tlsListeners || !isObj(config.hosts)) return;
+  const uncovered = Object.entries(config.hosts)
+    .filter(([, h]) => !isObj(h) || h.tls === undefined)
+    .map(([name]) => name);
+  if (uncovered.length > 0) {
+    p.add(['tls', 'cert'], `is required when tls.self_signed is false (no certificate for: ${uncovered.join(', ')})`);
+  }
+}
+
+/** " (did you mean …?)" for a near miss among `candidates`, else empty. */
+export function suggest(word: string, candidates: string[]): string {
+  const best = candidates
+    .map((c) => ({ c, d: distance(word.toLowerCase(), c.toLowerCase()) }))
+    .sort((a, b) => a.d - b.d)[0];
+  return best && best.d <= 2 ? ` (did you mean "${best.c}"?)` : '';
+}
+
+/** Levenshtein distance, for "did you mean" hints on misspelt keys. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      row.push(Math.min((prev[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (prev[j - 1] ?? 0) + cost));
+    }
+    prev = row;
+  }
+  return prev[b.length] ?? 0;
 }

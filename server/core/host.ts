@@ -86,20 +86,23 @@ export class LocalHost {
 
   private async dispatchIq(stanza: Element, from: Jid, to: Jid, origin: Origin, target: IqTarget): Promise<boolean> {
     const type = stanza.attrs.type;
-    if (type === 'get' || type === 'set') {
-      if (target !== 'full') {
-        const payload = iqPayload(stanza);
-        const key = `${payload.attrs.xmlns ?? ''}:${payload.name}`;
-        const ev: IqEvent = { stanza, from, to, origin, payload };
-        if (await this.bus.fire(`iq-${type}/${target}/${key}`, ev)) return true;
-        if (target === 'self' && (await this.bus.fire(`iq-${type}/bare/${key}`, ev))) return true;
-      }
-    } else if (type !== 'result' && type !== 'error') {
+    if (type !== 'get' && type !== 'set' && type !== 'result' && type !== 'error') {
       throw StanzaError.badRequest('iq type must be get, set, result or error');
     }
+    // The generic `iq/<target>` event comes first, as in Prosody (whose mod_iq fires the per-payload events from
+    // iq/bare): policy such as blocking (XEP-0191 §3.3) must see an iq before a handler answers it on the
+    // account's behalf. Generic handlers return false for get/set iqs they leave to the per-payload events.
     const ev: StanzaEvent = { stanza, from, to, origin };
     if (await this.bus.fire(`iq/${target}`, ev)) return true;
-    return target === 'self' && this.bus.fire('iq/bare', ev);
+    if (target === 'self' && (await this.bus.fire('iq/bare', ev))) return true;
+    if ((type === 'get' || type === 'set') && target !== 'full') {
+      const payload = iqPayload(stanza);
+      const key = `${payload.attrs.xmlns ?? ''}:${payload.name}`;
+      const iqEv: IqEvent = { stanza, from, to, origin, payload };
+      if (await this.bus.fire(`iq-${type}/${target}/${key}`, iqEv)) return true;
+      if (target === 'self' && (await this.bus.fire(`iq-${type}/bare/${key}`, iqEv))) return true;
+    }
+    return false;
   }
 
   /** RFC 6120 §8.3.1 / RFC 6121 §8.5: nobody took the stanza. */

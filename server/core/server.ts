@@ -98,7 +98,7 @@ export class Server {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const material = await loadTlsMaterial(this.config.tls, this.config.data_dir, [...this.hosts.keys()], this.log);
+    const material = await loadTlsMaterial(this.config.tls, this.config.data_dir, [...this.hosts.keys()], this.log, this.config.hosts);
     this.tls = createSecureContexts(material, this.config.tls);
     for (const l of this.config.listeners) {
       if (l.type === 'http') {
@@ -155,7 +155,7 @@ export class Server {
       throttleUser: this.throttles.user ?? (this.throttles.user = new AuthThrottle(throttle)),
       maxAuthFailures: 3,
       maxResources: 32,
-      negotiationTimeoutMs: 60_000,
+      negotiationTimeoutMs: limits.c2s_timeout_seconds * 1000,
       nonza: async () => false,
       onOpen: () => m.sessions.inc({ type: 'c2s' }),
       onClose: (session, error) => this.sessionClosed(session, error),

@@ -4,13 +4,29 @@ import session from './rfc3921-session/index.js';
 import iq from './rfc6120-iq/index.js';
 import message from './rfc6121-message/index.js';
 import presence from './rfc6121-presence/index.js';
+import last from './xep-0012-last/index.js';
 import disco from './xep-0030-disco/index.js';
+import privateStorage from './xep-0049-private/index.js';
+import vcard from './xep-0054-vcard/index.js';
 import register from './xep-0077-register/index.js';
 import version from './xep-0092-version/index.js';
 import ping from './xep-0199-ping/index.js';
 import time from './xep-0202-time/index.js';
 
-export const MODULES: readonly ModuleDefinition[] = [iq, message, presence, session, disco, ping, version, time, register] as ModuleDefinition[];
+export const MODULES: readonly ModuleDefinition[] = [
+  iq,
+  message,
+  presence,
+  session,
+  disco,
+  ping,
+  version,
+  time,
+  register,
+  last,
+  privateStorage,
+  vcard,
+] as ModuleDefinition[];
 
 export function moduleSchemas(): Record<string, ModuleDefinition['options']> {
   return Object.fromEntries(MODULES.map((m) => [m.name, m.options]));

@@ -59,6 +59,7 @@ export async function startHttpListener(opts: HttpListenerOptions, log: Logger):
     port,
     close: () =>
       new Promise<void>((resolve) => {
+        // close() reports ERR_SERVER_NOT_RUNNING on a second call; closed is closed, so resolve either way.
         server.close(() => resolve());
         // Idle keep-alive sockets would otherwise hold close() open until they time out.
         server.closeAllConnections();

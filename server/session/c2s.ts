@@ -84,7 +84,10 @@ export class C2SSession implements SessionInfo {
     return new XmlFramer(this.deps.limits, {
       streamOpen: (name, attrs) => this.onStreamOpen(name, attrs),
       stanza: (el) => this.onElement(el),
-      streamClose: () => this.enqueue(CLOSE),
+      // RFC 6120 §5.4.3.3: a close that followed <starttls/> in plaintext is discarded like any other input.
+      streamClose: () => {
+        if (!this.discarding) this.enqueue(CLOSE);
+      },
       error: (condition, text) => {
         if (!this.discarding) this.close(new StreamError(condition, text));
       },

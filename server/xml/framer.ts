@@ -37,6 +37,8 @@ const PREDEFINED: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '
 // biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters XML 1.0 §2.2 forbids
 const FORBIDDEN_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 // XML 1.0 §2.8 XMLDecl; RFC 6120 §11.6 then requires a named encoding to be UTF-8.
+const TEXT_SPECIAL = /[&\r]|]]>/;
+const ATTR_SPECIAL = /[<&\t\n\r]/;
 const XML_DECL =
   /^<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(['"])1\.[0-9]+\1(?:[ \t\r\n]+encoding[ \t\r\n]*=[ \t\r\n]*(['"])([A-Za-z][\w.-]*)\2)?(?:[ \t\r\n]+standalone[ \t\r\n]*=[ \t\r\n]*(['"])(?:yes|no)\4)?[ \t\r\n]*\?>$/;
 // XML 1.0 §2.3 NameStartChar / NameChar ranges above ASCII, tested per UTF-16 code unit: a high surrogate
@@ -139,14 +141,16 @@ function decodeRefs(s: string): string {
 const normalizeEol = (s: string) => (s.indexOf('\r') === -1 ? s : s.replace(/\r\n?/g, '\n'));
 
 function decodeText(raw: string): string {
+  if (!TEXT_SPECIAL.test(raw)) return raw; // the common case: one scan, nothing to do
   if (raw.indexOf(']]>') !== -1) throw malformed("']]>' in character data"); // XML 1.0 §2.4
   return decodeRefs(normalizeEol(raw));
 }
 
 function decodeAttr(raw: string): string {
+  if (!ATTR_SPECIAL.test(raw)) return raw;
   if (raw.indexOf('<') !== -1) throw malformed("'<' in attribute value"); // XML 1.0 §3.1 WFC: No < in Attribute Values
   // XML 1.0 §3.3.3: literal whitespace (a CR LF pair counting once) becomes a space.
-  return decodeRefs(/[\t\n\r]/.test(raw) ? raw.replace(/\r\n|[\t\n\r]/g, ' ') : raw);
+  return decodeRefs(raw.replace(/\r\n|[\t\n\r]/g, ' '));
 }
 
 export class XmlFramer {

@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
 import type { ArchiveQuery, StorageDriver } from '../../storage/api/index.js';
+import { buildFindQuery } from '../../storage/knex/archive-query.js';
 import { createKnexStorage } from '../../storage/knex/index.js';
-import { buildFindQuery } from '../../storage/knex/archive.js';
 import { scram, storageConformance } from './conformance.js';
 
 describe('storage: sqlite', () => {
@@ -35,7 +35,9 @@ describe('storage: sqlite', () => {
     await s.accounts.create('example.com', 'alice', creds);
     await s.keyval('prefs').set('example.com', 'alice', { lang: 'de' });
     await s.map('roster').set('example.com', 'alice', 'bob@example.com', { name: 'Bob' });
-    const id = await s.archive('mam').append('example.com', 'alice', { with: 'bob@example.com', value: 'hi', text: 'hi' });
+    const id = await s
+      .archive('mam')
+      .append('example.com', 'alice', { with: 'bob@example.com', value: 'hi', text: 'hi' });
     await s.close();
     await s.close(); // idempotent
 

@@ -119,7 +119,7 @@ export async function createKnexStorage(opts: KnexStorageOptions, log?: StorageL
   // Store objects are stateless wrappers; caching just saves allocations for modules that look them up often.
   const keyvals = cache((store) => knexKeyValueStore<unknown>(db, store));
   const maps = cache((store) => knexMapStore<unknown>(db, store));
-  const archives = cache((store) => knexArchiveStore<unknown>(db, store));
+  const archives = cache((store) => knexArchiveStore<unknown>(db, opts.driver === 'sqlite', store));
   let closed = false;
 
   return {

@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the ${VAR} syntax under test is literal text here
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -262,6 +263,14 @@ modules:
           'modules.version: unknown key "colour"',
         ],
       );
+    });
+
+    it('treats "__proto__" as an ordinary (unknown) key, never as a prototype', () => {
+      assert.deepEqual(problems('hosts: { localhost: {}, __proto__: {} }\n__proto__: { polluted: 1 }').sort(), [
+        ': unknown key "__proto__"',
+        'hosts.__proto__: is not a valid host name',
+      ]);
+      assert.equal(({} as Record<string, unknown>).polluted, undefined);
     });
 
     it('knows no module when no schemas are given', () => {

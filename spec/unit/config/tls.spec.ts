@@ -38,7 +38,7 @@ async function servedCommonName(contexts: SecureContexts, servername?: string, s
         () => {
           const cn = socket.getPeerCertificate().subject.CN;
           socket.destroy();
-          resolve(Array.isArray(cn) ? cn.join(',') : cn);
+          resolve(Array.isArray(cn) ? cn.join(',') : String(cn));
         },
       );
       socket.once('error', reject);
@@ -161,10 +161,10 @@ describe('TLS material', function () {
     const { port } = server.address() as AddressInfo;
     try {
       await assert.rejects(
-        new Promise((resolve, reject) => {
+        new Promise<void>((resolve, reject) => {
           const socket = tls.connect(
             { host: '127.0.0.1', port, maxVersion: 'TLSv1.2', rejectUnauthorized: false },
-            resolve,
+            () => resolve(),
           );
           socket.once('error', reject);
         }),

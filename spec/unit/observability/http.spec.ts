@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { pino } from 'pino';
+import { SwitchboardError } from '../../../server/errors/index.js';
 import { type HealthReport, type HttpListener, startHttpListener } from '../../../server/observability/http.js';
 import { createMetrics, type Metrics } from '../../../server/observability/metrics.js';
-import { SwitchboardError } from '../../../server/errors/index.js';
 
 const log = pino({ level: 'silent' });
 

@@ -1,0 +1,82 @@
+// XEP-0012 Last Activity: the server's uptime, and for an account the time since its last resource went away.
+import { Type } from '@sinclair/typebox';
+import type { IqEvent } from '../../core/hooks.js';
+import { defineModule } from '../../core/module.js';
+import { StanzaError } from '../../errors/index.js';
+import type { Jid } from '../../jid/index.js';
+import type {} from '../rfc6121-roster/types.js';
+import { type LastRecord, lastResult, NS_LAST, parseLastRecord, secondsSince, unavailableStatus } from './codec.js';
+
+export default defineModule({
+  name: 'last',
+  specs: [{ xep: 12, version: '2.0', status: 'complete', note: 'idle time of full JIDs is left to clients (§4)' }],
+  options: Type.Object({}, { additionalProperties: false }),
+  defaultEnabled: true,
+  setup(ctx) {
+    const started = Date.now();
+    const records = ctx.store.keyval<LastRecord>('last');
+    // Per-session state, under the module's name: the status of the session's latest unavailable broadcast.
+    const STATE_KEY = ctx.name;
+
+    ctx.feature(NS_LAST);
+    ctx.accountFeature(NS_LAST);
+
+    // XEP-0012 §5: to the server, the seconds since it was last (re)started, without character data.
+    ctx.iq('get', NS_LAST, 'query', () => lastResult(secondsSince(started, Date.now())), ['host']);
+
+    const answerFor = async (account: Jid) => {
+      // XEP-0012 §3: with a connected or available resource the answer is 0 seconds, with no text.
+      if (ctx.sessions.resources(account).length > 0) return lastResult(0);
+      const rec = parseLastRecord(await records.get(ctx.host, localOf(account)));
+      if (rec === null) throw StanzaError.itemNotFound('no last activity is recorded for this account');
+      return lastResult(secondsSince(rec.at, Date.now()), rec.status);
+    };
+
+    // The account itself may always ask.
+    ctx.iq('get', NS_LAST, 'query', (ev: IqEvent) => answerFor(ev.to.bare()), ['self']);
+
+    ctx.iq(
+      'get',
+      NS_LAST,
+      'query',
+      async (ev: IqEvent) => {
+        const user = localOf(ev.to);
+        // RFC 6121 §8.5.1: an iq to an account that does not exist is answered with service-unavailable.
+        if (!(await ctx.accounts.exists(ctx.host, user))) throw StanzaError.serviceUnavailable();
+        // XEP-0012 §3, §8: only those allowed to see the user's presence (subscription from or both) may learn
+        // it; without a roster service nobody else is.
+        const roster = ctx.maybe('roster');
+        const allowed = roster !== undefined && (await roster.sharesPresenceWith(ctx.host, user, ev.from.bareString));
+        if (!allowed) throw StanzaError.forbidden();
+        return answerFor(ev.to.bare());
+      },
+      ['bare'],
+    );
+
+    // XEP-0012 §3: remember the status text of a resource's unavailable broadcast; an available one clears it.
+    ctx.hook(
+      'pre-presence/self',
+      (ev) => {
+        const session = ctx.sessions.get(ev.from);
+        if (!session) return;
+        const type = ev.stanza.attrs.type;
+        if (type === 'unavailable') session.state.set(STATE_KEY, unavailableStatus(ev.stanza));
+        else if (type === undefined) session.state.delete(STATE_KEY);
+      },
+      50,
+    );
+
+    // XEP-0012 §3: the time of logout is when the account's last resource goes away.
+    ctx.hook('resource-unbind', async ({ session }) => {
+      if (ctx.sessions.resources(session.jid.bare()).length > 0) return;
+      const status = session.state.get(STATE_KEY);
+      const rec: LastRecord = typeof status === 'string' ? { at: Date.now(), status } : { at: Date.now() };
+      await records.set(ctx.host, session.username, rec);
+    });
+  },
+});
+
+function localOf(jid: Jid): string {
+  if (jid.local === null) throw StanzaError.badRequest('no account addressed');
+  return jid.local;
+}

@@ -1,0 +1,152 @@
+// Sessions of a real client library (@xmpp/client, xmpp.js 0.14) against a test server (DESIGN §8, item 5).
+//
+// Certificate trust: xmpp.js 0.14 passes no TLS options through (STARTTLS upgrades with `{ socket, host }` only),
+// so rather than turning verification off for the whole process (NODE_TLS_REJECT_UNAUTHORIZED=0), this helper
+// adds the test servers' self-signed certificates as trusted CAs to the TLS sockets that xmpp.js itself opens.
+// Verification stays on: the certificate must still chain to a trusted one and name the domain.
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { join } from 'node:path';
+import type { ConnectionOptions } from 'node:tls';
+import { type ClientOptions, client, type XmppClient, xml } from '@xmpp/client';
+import XmppTlsSocket from '@xmpp/tls/lib/Socket.js';
+import type { Element } from 'ltx';
+
+export { xml };
+export type { Element, XmppClient };
+
+const trusted = new Set<string>();
+let patched = false;
+
+/** Trusts the self-signed certificate a test server generated in its data directory. */
+export function trustServerCertificate(dataDir: string): void {
+  trusted.add(readFileSync(join(dataDir, 'tls', 'selfsigned.crt'), 'utf8'));
+  if (patched) return;
+  patched = true;
+  const connect = XmppTlsSocket.prototype.connect;
+  XmppTlsSocket.prototype.connect = function (this: unknown, options: ConnectionOptions) {
+    // Direct TLS dials 127.0.0.1: name the XMPP domain for SNI and for the identity check (RFC 6125 / RFC 7590).
+    const servername = options.servername ?? (options.host && isIP(options.host) ? 'localhost' : options.host);
+    return connect.call(this, { ...options, ...(servername ? { servername } : {}), ca: [...trusted] });
+  };
+}
+
+export interface ClientSessionOptions {
+  /** Test server port: the STARTTLS port, or the direct TLS port with `directTls`. */
+  port: number;
+  /** Data directory of the server, for its self-signed certificate. */
+  dataDir: string;
+  username: string;
+  password: string;
+  domain?: string;
+  resource?: string;
+  /** Force a mechanism; by default xmpp.js picks (SCRAM-SHA-1 over TLS). */
+  mechanism?: 'SCRAM-SHA-1' | 'PLAIN';
+  directTls?: boolean;
+}
+
+/** A started @xmpp/client plus an inbox of received stanzas, so tests can await what they expect. */
+export class ClientSession {
+  readonly inbox: Element[] = [];
+  readonly errors: Error[] = [];
+  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+
+  constructor(readonly xmpp: XmppClient) {
+    xmpp.on('stanza', (el: Element) => {
+      const i = this.waiters.findIndex((w) => w.pred(el));
+      if (i >= 0) this.waiters.splice(i, 1)[0]!.resolve(el);
+      else this.inbox.push(el);
+    });
+    xmpp.on('error', (err: Error) => this.errors.push(err));
+  }
+
+  get jid(): string {
+    return this.xmpp.jid?.toString() ?? '';
+  }
+
+  send(el: Element): Promise<void> {
+    return this.xmpp.send(el);
+  }
+
+  /** Sends an iq get/set and resolves with the result (rejects with the StanzaError on type='error'). */
+  request(el: Element, timeoutMs = 5000): Promise<Element> {
+    return this.xmpp.iqCaller.request(el, timeoutMs);
+  }
+
+  /** First received stanza (already buffered or still to come) matching `pred`. */
+  waitFor(pred: (el: Element) => boolean, timeoutMs = 5000): Promise<Element> {
+    const i = this.inbox.findIndex(pred);
+    if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
+    let timer: NodeJS.Timeout | undefined;
+    let waiter: { pred: (el: Element) => boolean; resolve: (el: Element) => void } | undefined;
+    return new Promise<Element>((resolve, reject) => {
+      waiter = {
+        pred,
+        resolve: (el) => {
+          clearTimeout(timer);
+          resolve(el);
+        },
+      };
+      this.waiters.push(waiter);
+      timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== waiter);
+        reject(new Error(`${this.jid}: no matching stanza within ${timeoutMs} ms; inbox: ${this.inbox.join(' ')}`));
+      }, timeoutMs);
+    });
+  }
+
+  /** Resolves on the next 'offline'/'disconnect' status. */
+  waitForDisconnect(timeoutMs = 5000): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.xmpp.status === 'disconnect' || this.xmpp.status === 'offline') return resolve();
+      const timer = setTimeout(() => reject(new Error(`${this.jid} was not disconnected`)), timeoutMs);
+      this.xmpp.on('status', (s: string) => {
+        if (s === 'disconnect' || s === 'offline') {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.xmpp.reconnect.stop();
+    if (this.xmpp.status === 'offline' || this.xmpp.status === 'disconnect') return;
+    try {
+      await this.xmpp.stop();
+    } catch (err) {
+      // The server may already have closed the stream (e.g. after a conflict); that is not a test failure.
+      this.errors.push(err as Error);
+    }
+  }
+}
+
+/** Starts an @xmpp/client session and resolves once it is online (bound). Rejects if login fails. */
+export async function startClient(opts: ClientSessionOptions): Promise<ClientSession> {
+  trustServerCertificate(opts.dataDir);
+  const domain = opts.domain ?? 'localhost';
+  const params: ClientOptions = {
+    service: opts.directTls ? `xmpps://127.0.0.1:${opts.port}` : `xmpp://127.0.0.1:${opts.port}`,
+    domain,
+    timeout: 5000,
+  };
+  if (opts.resource !== undefined) params.resource = opts.resource;
+  const { username, password, mechanism } = opts;
+  if (mechanism) {
+    params.credentials = (authenticate) => authenticate({ username, password }, mechanism);
+  } else {
+    params.username = username;
+    params.password = password;
+  }
+  const xmpp = client(params);
+  // Tests decide about reconnection themselves.
+  xmpp.reconnect.stop();
+  const session = new ClientSession(xmpp);
+  try {
+    await xmpp.start();
+  } catch (err) {
+    await session.stop();
+    throw err;
+  }
+  return session;
+}
