@@ -10,7 +10,11 @@ export const escapeXMLText = ltx.escapeXMLText;
 type Attrs = Record<string, string | number | undefined | null>;
 
 /** Builds an element; undefined/null attributes are left out. */
-export function xml(name: string, attrs?: Attrs | null, ...children: (Element | string | null | undefined | false)[]): Element {
+export function xml(
+  name: string,
+  attrs?: Attrs | null,
+  ...children: (Element | string | null | undefined | false)[]
+): Element {
   const clean: Record<string, string> = {};
   if (attrs) {
     for (const [k, v] of Object.entries(attrs)) {
