@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { SessionInfo } from '../core/hooks.js';
 import { StanzaError, StreamError } from '../errors/index.js';
 import { Jid, JidError } from '../jid/index.js';
-import { errorReply, withAddresses } from '../router/stanza.js';
+import { errorReply, mayBounce, withAddresses } from '../router/stanza.js';
 import type { SaslMechanism } from '../stream/sasl/index.js';
 import { XmlFramer } from '../xml/framer.js';
 import type { Element } from '../xml/element.js';
@@ -209,11 +209,15 @@ export class C2SSession implements SessionInfo {
 
   /** Answers a stanza the client sent with an error, directly on this stream. */
   replyError(el: Element, err: StanzaError): void {
-    if (el.attrs.type === 'error') return;
+    // RFC 6120 §8.3.1: an error stanza, or an iq result, is never answered with an error.
+    if (!mayBounce(el)) return;
     const reply = errorReply(el, err);
     if (this.boundJid) reply.attrs.to = this.boundJid.toString();
     delete reply.attrs.from;
-    if (el.attrs.to !== undefined) reply.attrs.from = el.attrs.to;
+    // The error comes from the addressee; a 'to' that is not a JID is not echoed into 'from' (RFC 6120 §8.1.2
+    // requires JIDs there), so the server answers in its own name.
+    const to = el.attrs.to;
+    if (to !== undefined) reply.attrs.from = Jid.tryParse(to) ? to : (this.streamHost ?? this.deps.defaultHost);
     this.send(reply);
   }
 

@@ -79,7 +79,12 @@ describe('bad input: authentication and stanzas before it', function () {
       ['base64 with padding in the middle', 'PLAIN', 'YQ==YWxp', 'incorrect-encoding'],
       ['base64 of a bad length', 'PLAIN', 'YWx', 'incorrect-encoding'],
       ['an authzid for another user', 'PLAIN', plainPayload('alice', 'alice-pw', 'otheruser'), 'invalid-authzid'],
-      ["an authzid for another user's JID", 'PLAIN', plainPayload('alice', 'alice-pw', 'bob@localhost'), 'invalid-authzid'],
+      [
+        "an authzid for another user's JID",
+        'PLAIN',
+        plainPayload('alice', 'alice-pw', 'bob@localhost'),
+        'invalid-authzid',
+      ],
       ['a wrong password', 'PLAIN', plainPayload('alice', 'wrong'), 'not-authorized'],
       ['an unknown user', 'PLAIN', plainPayload('nobody', 'alice-pw'), 'not-authorized'],
     ];
@@ -136,7 +141,10 @@ describe('bad input: authentication and stanzas before it', function () {
     const stanzas: [string, string][] = [
       ['a message', "<message to='bob@localhost' type='chat'><body>leak</body></message>"],
       ['a presence', "<presence to='bob@localhost' type='subscribe'/>"],
-      ['an iq to another user', "<iq to='bob@localhost/victim' type='get' id='pre1'><ping xmlns='urn:xmpp:ping'/></iq>"],
+      [
+        'an iq to another user',
+        "<iq to='bob@localhost/victim' type='get' id='pre1'><ping xmlns='urn:xmpp:ping'/></iq>",
+      ],
     ];
     for (const [what, bytes] of stanzas) {
       it(`closes with <not-authorized/> on ${what} before STARTTLS`, async () => {

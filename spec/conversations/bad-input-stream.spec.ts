@@ -167,11 +167,12 @@ describe('bad input: stream headers and restarts', function () {
       s.close();
     });
 
-    for (const [what, tail] of [
+    const injected: [string, string][] = [
       ['a stream close', '</stream:stream>'],
       ['broken XML', '<foo></bar>'],
       ['a new stream header', `<stream:stream to='localhost' ${STREAM_HEADER_ATTRS}>`],
-    ]) {
+    ];
+    for (const [what, tail] of injected) {
       it(`ignores ${what} sent in the same packet after <starttls/>`, async () => {
         const s = await RawStream.connect({ port: ts.port });
         await s.open();

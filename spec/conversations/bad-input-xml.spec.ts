@@ -148,25 +148,27 @@ describe('bad input: XML on a client stream', function () {
       const s = await alice();
       const sent = await trickle(s, "<message to='bob@localhost' type='chat'><body>leak", 'x'.repeat(500));
       assert.ok(sent > LIMIT, `not refused before the limit (${sent} bytes sent)`);
-      assert.ok(sent < 100 * 500, 'refused before the sender gave up');
+      // Refused soon after the limit, long before the 50,000 bytes the sender would have sent.
+      assert.ok(sent < 3 * LIMIT, `refused only after ${sent} bytes`);
     });
 
     it('refuses a start tag whose attribute value never ends', async () => {
       const s = await alice();
       const sent = await trickle(s, "<message to='bob@localhost' type='chat' id='", 'y'.repeat(500));
-      assert.ok(sent > LIMIT && sent < 100 * 500, `${sent} bytes sent`);
+      assert.ok(sent > LIMIT && sent < 3 * LIMIT, `${sent} bytes sent`);
     });
 
     it('refuses multi-byte text by its size in bytes', async () => {
       const s = await alice();
-      // 'é' is two bytes in UTF-8: 300 characters are 600 bytes.
-      const sent = await trickle(s, "<message to='bob@localhost' type='chat'><body>leak", 'é'.repeat(300));
-      assert.ok(sent > LIMIT && sent < 100 * 600, `${sent} bytes sent`);
+      // 'é' is two bytes in UTF-8: 5,500 characters are 11,000 bytes, over the limit only when counted in bytes.
+      s.send(`<message to='bob@localhost/victim' type='chat'><body>leak${'é'.repeat(5500)}</body></message>`);
+      await expectStreamError(s, 'policy-violation');
     });
 
     it('refuses a stream header that never ends, before authentication', async () => {
       const s = await RawStream.connect({ port: ts.port });
-      await trickle(s, "<?xml version='1.0'?><stream:stream to='localhost' id='", 'z'.repeat(500));
+      const sent = await trickle(s, "<?xml version='1.0'?><stream:stream to='localhost' id='", 'z'.repeat(500));
+      assert.ok(sent < 3 * 8192, `refused only after ${sent} bytes`); // the framer's default header limit
     });
   });
 

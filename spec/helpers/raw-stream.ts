@@ -4,9 +4,9 @@
 import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { NS } from '../../server/xml/ns.js';
 import type { Element } from '../../server/xml/element.js';
 import { XmlFramer } from '../../server/xml/framer.js';
+import { NS } from '../../server/xml/ns.js';
 
 export const STREAM_HEADER_ATTRS = `xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' version='1.0'`;
 
