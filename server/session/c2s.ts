@@ -18,6 +18,8 @@ type QueueItem = Element | typeof CLOSE;
 /** Pause reading when this many stanzas wait, resume below LOW (keeps a flood from growing memory). */
 const HIGH_WATER = 512;
 const LOW_WATER = 64;
+/** Bytes queued towards a client that does not read before its stream is dropped. */
+const MAX_WRITE_BUFFER = 16 * 1024 * 1024;
 
 export class C2SSession implements SessionInfo {
   readonly kind = 'c2s' as const;
@@ -237,6 +239,11 @@ export class C2SSession implements SessionInfo {
   write(data: string): void {
     if (this.closed || this.socket.destroyed) return;
     this.socket.write(data);
+    // A client that stops reading must not make the server buffer without bound.
+    if (this.socket.writableLength > MAX_WRITE_BUFFER) {
+      this.log.warn({ buffered: this.socket.writableLength }, 'client is not reading; closing');
+      this.socket.destroy();
+    }
   }
 
   /** Upgrades the transport after <proceed/> (RFC 6120 §5.4.3.3); the stream restarts over TLS. */
