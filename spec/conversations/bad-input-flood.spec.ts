@@ -73,6 +73,25 @@ describe('bad input: floods', function () {
     bob.close();
   });
 
+  it('drops a client that stops reading instead of buffering for it without bound', async () => {
+    const bob = await RawStream.login(ts.port, 'bob', 'bob-pw', { resource: 'sleeper', presence: true });
+    const alice = await RawStream.login(ts.port, 'alice', 'alice-pw', { resource: 'talker' });
+    bob.socket.pause();
+    const body = 'x'.repeat(150_000);
+    // 200 × 150 kB: more than the kernel's socket buffers plus the server's 16 MiB cap.
+    for (let i = 0; i < 200; i++)
+      alice.send(`<message to='bob@localhost/sleeper' type='chat' id='big${i}'><body>${body}</body></message>`);
+    const deadline = Date.now() + 30_000;
+    while (ts.server.sessions.resources('bob@localhost').length > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(ts.server.sessions.resources('bob@localhost').length, 0, 'the non-reading session was dropped');
+    // The sender is still served.
+    await alice.sync(20_000);
+    alice.close();
+    bob.socket.destroy();
+  });
+
   it('still accepts logins afterwards', async () => {
     await expectServerAlive(ts.port, 'alice', 'alice-pw');
   });
