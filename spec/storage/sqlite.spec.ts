@@ -3,10 +3,11 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import knex, { type Knex } from 'knex';
-import type { ArchiveQuery, StorageDriver } from '../../storage/api/index.js';
+import type { StorageDriver } from '../../storage/api/index.js';
 import { buildFindQuery } from '../../storage/knex/archive-query.js';
 import { createKnexStorage } from '../../storage/knex/index.js';
 import { scram, storageConformance } from './conformance.js';
+import { SCALE_BASE, SCALE_ITEMS, scaleCheck } from './scale.js';
 
 describe('storage: sqlite', () => {
   let dir: string;
@@ -104,73 +105,23 @@ describe('storage: sqlite', () => {
     assert.ok(Date.now() - t0 < 5_000);
   });
 
-  // Opt-in scale check (SWITCHBOARD_STORAGE_1M=1): 1,000,000 items for one user, paged by keyset.
-  it('pages over 1,000,000 items of one user in milliseconds', async function () {
-    if (process.env.SWITCHBOARD_STORAGE_1M !== '1') this.skip();
-    this.timeout(300_000);
-    const path = freshPath();
-    const s = await createKnexStorage({ driver: 'sqlite', path });
-    await s.migrate();
-    const db = inspect(path);
-    const base = Date.UTC(2024, 0, 1);
-    let t = process.hrtime.bigint();
-    const ms = (): number => {
-      const now = process.hrtime.bigint();
-      const d = Number(now - t) / 1e6;
-      t = now;
-      return d;
-    };
-    try {
-      // Seeded in SQL: a million driver round-trips would measure the seeding, not the paging.
-      await db.raw(
-        `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000)
-         INSERT INTO archive (store, host, username, "with", "when", text, value)
-         SELECT 'mam', 'example.com', 'alice', 'peer' || (x % 20) || '@example.net', ? + x * 1000,
-                'message ' || x, '{"i":' || x || '}' FROM c`,
-        [base],
-      );
-      console.log(`      seeded 1,000,000 rows: ${ms().toFixed(0)} ms`);
-    } finally {
-      await db.destroy();
-    }
-    const a = s.archive<{ i: number }>('mam');
-    try {
-      const alice = 'alice';
-      const at = (i: number): Date => new Date(base + i * 1000);
-      const timed: [string, ArchiveQuery, number][] = [
-        ['first page', { limit: 50 }, 1],
-        ['last page', { limit: 50, reverse: true }, 1_000_000],
-        ['after id 500000', { after: '500000', limit: 50 }, 500_001],
-        ['before id 500000, reverse', { before: '500000', limit: 50, reverse: true }, 499_999],
-        ['with + after', { with: 'peer7@example.net', after: '600000', limit: 50 }, 600_007],
-        ['narrow time window', { start: at(700_000), end: at(700_099), limit: 50 }, 700_000],
-        ['wide time window', { start: at(1), end: at(999_999), limit: 50 }, 1],
-        ['start only', { start: at(1), limit: 50 }, 1],
-        ['end only, reverse', { end: at(999_000), limit: 50, reverse: true }, 999_000],
-        ['start + after', { start: at(1), after: '800000', limit: 50 }, 800_001],
-        ['with + time window', { with: 'peer3@example.net', start: at(400_000), end: at(400_100), limit: 50 }, 400_003],
-      ];
-      const report: string[] = [];
-      for (const [label, q, firstValue] of timed) {
-        ms();
-        const page = await a.find('example.com', alice, q);
-        const d = ms();
-        report.push(`${label} ${d.toFixed(1)} ms`);
-        assert.equal(page[0]?.value.i, firstValue, label);
-        assert.ok(d < 100, `${label}: ${d} ms`);
+  const scalePath = (): string => join(dir, 'scale', 'switchboard.sqlite');
+  scaleCheck(
+    'sqlite',
+    () => createKnexStorage({ driver: 'sqlite', path: scalePath() }),
+    async () => {
+      const db = inspect(scalePath());
+      try {
+        await db.raw(
+          `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < ?)
+           INSERT INTO archive (store, host, username, "with", "when", text, value)
+           SELECT 'mam', 'example.com', 'alice', 'peer' || (x % 20) || '@example.net', ? + x * 1000,
+                  'message ' || x, '{"i":' || x || '}' FROM c`,
+          [SCALE_ITEMS, SCALE_BASE],
+        );
+      } finally {
+        await db.destroy();
       }
-      let after: string | undefined = '900000';
-      ms();
-      for (let p = 0; p < 100; p++) after = (await a.find('example.com', alice, { after, limit: 50 })).at(-1)!.id;
-      const perPage = ms() / 100;
-      assert.equal(after, '905000');
-      assert.ok(perPage < 20);
-      // A substring search has no index to use: it is a scan of the user's items, reported but not bounded.
-      await a.find('example.com', alice, { text: 'message 99999', limit: 50 });
-      report.push(`100 consecutive pages ${perPage.toFixed(2)} ms/page`, `unindexed text search ${ms().toFixed(0)} ms`);
-      console.log(`      ${report.join(', ')}`);
-    } finally {
-      await s.close();
-    }
-  });
+    },
+  );
 });
