@@ -12,22 +12,31 @@ import { type ClientOptions, client, type XmppClient, xml } from '@xmpp/client';
 import XmppTlsSocket from '@xmpp/tls/lib/Socket.js';
 import type { Element } from 'ltx';
 
-export { xml };
 export type { Element, XmppClient };
+export { xml };
 
 const trusted = new Set<string>();
+/** Certificate per server port: every test server's self-signed certificate has the same subject (CN=localhost)
+ * and no key identifiers, so with several of them as CAs OpenSSL may pick the wrong one; trust the right one. */
+const byPort = new Map<number, string>();
 let patched = false;
 
-/** Trusts the self-signed certificate a test server generated in its data directory. */
-export function trustServerCertificate(dataDir: string): void {
-  trusted.add(readFileSync(join(dataDir, 'tls', 'selfsigned.crt'), 'utf8'));
+/** Trusts the self-signed certificate a test server generated in its data directory (for that port, if given). */
+export function trustServerCertificate(dataDir: string, port?: number): void {
+  const pem = readFileSync(join(dataDir, 'tls', 'selfsigned.crt'), 'utf8');
+  trusted.add(pem);
+  if (port !== undefined) byPort.set(port, pem);
   if (patched) return;
   patched = true;
   const connect = XmppTlsSocket.prototype.connect;
   XmppTlsSocket.prototype.connect = function (this: unknown, options: ConnectionOptions) {
     // Direct TLS dials 127.0.0.1: name the XMPP domain for SNI and for the identity check (RFC 6125 / RFC 7590).
     const servername = options.servername ?? (options.host && isIP(options.host) ? 'localhost' : options.host);
-    return connect.call(this, { ...options, ...(servername ? { servername } : {}), ca: [...trusted] });
+    // STARTTLS upgrades an existing socket (its remote port names the server); direct TLS dials options.port.
+    const port = options.port ?? (options.socket as { remotePort?: number } | undefined)?.remotePort;
+    const pem = port === undefined ? undefined : byPort.get(port);
+    const ca = pem === undefined ? [...trusted] : [pem];
+    return connect.call(this, { ...options, ...(servername ? { servername } : {}), ca });
   };
 }
 
@@ -123,7 +132,7 @@ export class ClientSession {
 
 /** Starts an @xmpp/client session and resolves once it is online (bound). Rejects if login fails. */
 export async function startClient(opts: ClientSessionOptions): Promise<ClientSession> {
-  trustServerCertificate(opts.dataDir);
+  trustServerCertificate(opts.dataDir, opts.port);
   const domain = opts.domain ?? 'localhost';
   const params: ClientOptions = {
     service: opts.directTls ? `xmpps://127.0.0.1:${opts.port}` : `xmpp://127.0.0.1:${opts.port}`,

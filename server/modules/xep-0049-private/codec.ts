@@ -1,6 +1,7 @@
 // XEP-0049 Private XML Storage: pure parsing of jabber:iq:private queries and building of their answers.
 import { StanzaError } from '../../errors/index.js';
 import { type Element, parseXml, xml } from '../../xml/element.js';
+import { NS } from '../../xml/ns.js';
 
 export const NS_PRIVATE = 'jabber:iq:private';
 
@@ -11,18 +12,29 @@ export const MAX_NAMESPACE_LENGTH = 1024;
 export type StoredFragments = string[];
 
 /**
- * XEP-0049 §2.3: namespaces that are not the client's to store. 'jabber:client', 'jabber:server' and
- * 'jabber:iq:private' itself are always reserved, as is 'vcard-temp'; the caller adds the namespaces of the
- * server's own protocols (its disco features), which the server keeps elsewhere.
+ * XEP-0049 §2.3: namespaces that are not the client's to store. The stream namespaces, 'jabber:iq:private'
+ * itself, 'vcard-temp' and the protocols the server keeps elsewhere are always reserved; the caller adds the
+ * namespaces the server advertises (its disco features), which grow with the loaded modules.
  */
+const ALWAYS_RESERVED: ReadonlySet<string> = new Set([
+  NS.CLIENT,
+  NS.SERVER,
+  NS.COMPONENT,
+  NS.STREAM,
+  NS_PRIVATE,
+  'vcard-temp',
+  NS.ROSTER,
+  NS.REGISTER,
+  NS.BIND,
+  NS.SESSION,
+  NS.DISCO_INFO,
+  NS.DISCO_ITEMS,
+  'jabber:iq:auth',
+  'jabber:iq:privacy',
+]);
+
 export function isReservedNamespace(ns: string, serverNamespaces: ReadonlySet<string>): boolean {
-  return (
-    ns === 'jabber:client' ||
-    ns === 'jabber:server' ||
-    ns === NS_PRIVATE ||
-    ns === 'vcard-temp' ||
-    serverNamespaces.has(ns)
-  );
+  return ALWAYS_RESERVED.has(ns) || serverNamespaces.has(ns);
 }
 
 function elementChildren(el: Element): Element[] {

@@ -98,12 +98,11 @@ export default defineModule({
       async (ev) => {
         const user = owner(ev.to);
         const text = serializeVCard(ev.payload);
-        if (text !== null && Buffer.byteLength(text, 'utf8') > maxBytes) {
-          throw StanzaError.notAcceptable(`the vCard is larger than ${maxBytes} bytes`);
-        }
+        const bytes = text === null ? 0 : Buffer.byteLength(text, 'utf8');
+        if (bytes > maxBytes) throw StanzaError.notAcceptable(`the vCard is larger than ${maxBytes} bytes`);
         await cards.set(ctx.host, user, text);
         await photos.set(ctx.host, user, text === null ? null : { hash: photoHash(ev.payload) });
-        ctx.log.debug({ user, bytes: text === null ? 0 : text.length }, 'vCard stored');
+        ctx.log.debug({ user, bytes }, 'vCard stored');
       },
       ['self'],
     );

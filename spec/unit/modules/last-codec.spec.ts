@@ -12,7 +12,10 @@ import { parseXml } from '../../../server/xml/element.js';
 describe('unit: last activity codec (XEP-0012)', () => {
   it('builds a query with whole seconds and optional text (§2, §3)', () => {
     assert.equal(lastResult(903.7).toString(), `<query xmlns="${NS_LAST}" seconds="903"/>`);
-    assert.equal(lastResult(903, 'Heading Home').toString(), `<query xmlns="${NS_LAST}" seconds="903">Heading Home</query>`);
+    assert.equal(
+      lastResult(903, 'Heading Home').toString(),
+      `<query xmlns="${NS_LAST}" seconds="903">Heading Home</query>`,
+    );
     assert.equal(lastResult(-5).attrs.seconds, '0');
   });
 
@@ -26,7 +29,10 @@ describe('unit: last activity codec (XEP-0012)', () => {
       "<presence type='unavailable'><status xml:lang='de'>Nach Hause</status><status>Heading Home</status></presence>",
     );
     assert.equal(unavailableStatus(p), 'Heading Home');
-    assert.equal(unavailableStatus(parseXml("<presence type='unavailable'><status xml:lang='fr'>Maison</status></presence>")), 'Maison');
+    assert.equal(
+      unavailableStatus(parseXml("<presence type='unavailable'><status xml:lang='fr'>Maison</status></presence>")),
+      'Maison',
+    );
     assert.equal(unavailableStatus(parseXml("<presence type='unavailable'/>")), undefined);
     assert.equal(unavailableStatus(parseXml("<presence type='unavailable'><status/></presence>")), undefined);
   });

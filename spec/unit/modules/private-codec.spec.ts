@@ -28,6 +28,8 @@ describe('unit: private XML storage codec (XEP-0049)', () => {
     for (const ns of ['jabber:client', 'jabber:server', NS_PRIVATE, 'vcard-temp', 'jabber:iq:roster']) {
       assert.ok(isReservedNamespace(ns, SERVER_NS), ns);
     }
+    assert.ok(isReservedNamespace('jabber:iq:roster', new Set()));
+    assert.ok(!isReservedNamespace('urn:xmpp:ping', new Set()));
     assert.ok(!isReservedNamespace('storage:bookmarks', SERVER_NS));
   });
 
@@ -39,21 +41,38 @@ describe('unit: private XML storage codec (XEP-0049)', () => {
   });
 
   it('refuses a get without a child or with two (§2.3)', () => {
-    assert.equal(condition(() => parsePrivateGet(parseXml("<query xmlns='jabber:iq:private'/>"), SERVER_NS)), 'bad-request');
+    assert.equal(
+      condition(() => parsePrivateGet(parseXml("<query xmlns='jabber:iq:private'/>"), SERVER_NS)),
+      'bad-request',
+    );
     const two = parseXml("<query xmlns='jabber:iq:private'><a xmlns='x:a'/><b xmlns='x:b'/></query>");
-    assert.equal(condition(() => parsePrivateGet(two, SERVER_NS)), 'bad-request');
+    assert.equal(
+      condition(() => parsePrivateGet(two, SERVER_NS)),
+      'bad-request',
+    );
   });
 
   it('refuses reserved or missing namespaces with not-acceptable (§2.3)', () => {
     for (const child of ["<vCard xmlns='vcard-temp'/>", "<query xmlns='jabber:iq:roster'/>", '<prefs/>']) {
       const q = parseXml(`<query xmlns='jabber:iq:private'>${child}</query>`);
-      assert.equal(condition(() => parsePrivateSet(q, SERVER_NS)), 'not-acceptable', child);
-      assert.equal(condition(() => parsePrivateGet(q, SERVER_NS)), 'not-acceptable', child);
+      assert.equal(
+        condition(() => parsePrivateSet(q, SERVER_NS)),
+        'not-acceptable',
+        child,
+      );
+      assert.equal(
+        condition(() => parsePrivateGet(q, SERVER_NS)),
+        'not-acceptable',
+        child,
+      );
     }
   });
 
   it('refuses a set without content with not-acceptable (§2.3)', () => {
-    assert.equal(condition(() => parsePrivateSet(parseXml("<query xmlns='jabber:iq:private'/>"), SERVER_NS)), 'not-acceptable');
+    assert.equal(
+      condition(() => parsePrivateSet(parseXml("<query xmlns='jabber:iq:private'/>"), SERVER_NS)),
+      'not-acceptable',
+    );
   });
 
   it('groups the elements of a set by namespace, in order', () => {
@@ -68,7 +87,10 @@ describe('unit: private XML storage codec (XEP-0049)', () => {
 
   it('answers with the stored elements, or echoes the empty request when nothing is stored', () => {
     const request = parseXml("<storage xmlns='storage:bookmarks'><junk/></storage>");
-    assert.equal(privateResult(request, null).toString(), `<query xmlns="${NS_PRIVATE}"><storage xmlns="storage:bookmarks"/></query>`);
+    assert.equal(
+      privateResult(request, null).toString(),
+      `<query xmlns="${NS_PRIVATE}"><storage xmlns="storage:bookmarks"/></query>`,
+    );
     const stored = ['<storage xmlns="storage:bookmarks"><url name="x" url="https://x.example/"/></storage>'];
     assert.equal(privateResult(request, stored).toString(), `<query xmlns="${NS_PRIVATE}">${stored[0]}</query>`);
   });
