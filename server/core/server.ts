@@ -182,10 +182,11 @@ export class Server {
 
   /** Closes listeners and sessions (RFC 6120 §4.9.3.20 system-shutdown), then modules and storage. */
   async stop(): Promise<void> {
-    for (const l of this.listeners.splice(0)) await l.close();
+    // Sessions first: closing a listener destroys its sockets, which would drop the <system-shutdown/> unsent.
     for (const s of [...this.c2s]) s.close(new StreamError('system-shutdown'));
     this.iqTracker.cancelAll();
     await new Promise((r) => setTimeout(r, 50));
+    for (const l of this.listeners.splice(0)) await l.close();
     await this.modules.unloadAll();
     await this.storage.close();
   }

@@ -4,7 +4,10 @@ import { Type } from '@sinclair/typebox';
 import type { SessionInfo, StanzaEvent } from '../../core/hooks.js';
 import { defineModule } from '../../core/module.js';
 import { StanzaError } from '../../errors/index.js';
+import { Jid } from '../../jid/index.js';
 import { errorReply } from '../../router/stanza.js';
+import type { Element } from '../../xml/element.js';
+import type {} from '../xep-0191-blocking/types.js';
 import { FEATURE_MSGOFFLINE, offlineDecision, withDelay } from './codec.js';
 import { OfflineQueue } from './queue.js';
 
@@ -29,7 +32,14 @@ export default defineModule({
   ),
   defaultEnabled: true,
   setup(ctx) {
-    const queue = new OfflineQueue(ctx.store.archive<string>('offline'), ctx.host, ctx.options.max_messages, ctx.log);
+    // XEP-0191 §3.3: nothing from a JID the user has blocked since the message was stored is delivered.
+    const accept = async (user: string, message: Element): Promise<boolean> => {
+      const blocking = ctx.maybe('blocking');
+      const from = Jid.tryParse(message.attrs.from);
+      return !blocking || !from || !(await blocking.isBlocked(user, from));
+    };
+    const archive = ctx.store.archive<string>('offline');
+    const queue = new OfflineQueue(archive, ctx.host, ctx.options.max_messages, ctx.log, accept);
     ctx.feature(FEATURE_MSGOFFLINE);
 
     // RFC 6121 §8.5.2.2: the message module found no available resource and asks whether we take the message.
@@ -43,7 +53,9 @@ export default defineModule({
       const result = await queue.store(user, withDelay(ev.stanza, ctx.host, now), ev.from.bareString);
       if (result === 'full') {
         // XEP-0160 §2 step 3: the queue is full, so the message cannot be stored; tell the sender to retry later.
-        const err = new StanzaError('resource-constraint', 'the offline message store of this account is full', { type: 'wait' });
+        const err = new StanzaError('resource-constraint', 'the offline message store of this account is full', {
+          type: 'wait',
+        });
         ctx.send(errorReply(ev.stanza, err));
       }
       return true;
@@ -55,7 +67,9 @@ export default defineModule({
       const target = (): SessionInfo[] =>
         ctx.sessions.get(session.jid) === session && session.available && session.priority >= 0 ? [session] : [];
       // Not awaited by the presence handler: a long queue must not hold up that resource's stream.
-      queue.deliver(session.username, target).catch((err: unknown) => ctx.log.error({ err, user: session.username }, 'offline delivery failed'));
+      queue
+        .deliver(session.username, target)
+        .catch((err: unknown) => ctx.log.error({ err, user: session.username }, 'offline delivery failed'));
     });
 
     // Live messages must not overtake stored ones (e.g. one arriving while the queue is being delivered).

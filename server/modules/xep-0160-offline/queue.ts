@@ -27,6 +27,8 @@ export class OfflineQueue {
     private readonly host: string,
     private readonly maxMessages: number,
     private readonly log: Logger,
+    /** Whether a stored message may still be delivered (false: it is deleted unseen, e.g. its sender is blocked). */
+    private readonly accept: (user: string, message: Element) => Promise<boolean> = async () => true,
   ) {}
 
   /** Appends a message (already carrying its delay) unless the user's queue is full. */
@@ -55,7 +57,7 @@ export class OfflineQueue {
         if (batch.length === 0) break;
         for (const item of batch) {
           const message = this.decode(user, item.id, item.value);
-          if (message) for (const s of live) s.send(message);
+          if (message && (await this.accept(user, message))) for (const s of live) s.send(message);
         }
         await this.archive.delete(this.host, user, { ids: batch.map((i) => i.id) });
         delivered += batch.length;
@@ -67,14 +69,15 @@ export class OfflineQueue {
   }
 
   /**
-   * Called before a live message goes to `targets()`: delivers what is stored first, so the live message cannot
-   * overtake it (RFC 6120 §10.1 in-order delivery between two entities). Costs nothing once the queue is known
-   * to be empty and no delivery is running.
+   * Called before a live message goes to `targets()`: what is stored goes first, to the first of them only (as
+   * from presence, one resource gets the queue), so the live message cannot overtake it (RFC 6120 §10.1). This
+   * matters between a resource becoming available and its 'session-available' delivery. Costs nothing once the
+   * queue is known to be empty and no delivery is running.
    */
   async flushBefore(user: string, targets: () => SessionInfo[]): Promise<void> {
     if (this.pending.get(user) === false && !this.serial.busy(user)) return;
     if (targets().length === 0) return;
-    await this.deliver(user, targets);
+    await this.deliver(user, () => targets().slice(0, 1));
   }
 
   /** The account was deleted: its stored messages went with it (AccountStore.delete). */
