@@ -4,18 +4,22 @@ import session from './rfc3921-session/index.js';
 import iq from './rfc6120-iq/index.js';
 import message from './rfc6121-message/index.js';
 import presence from './rfc6121-presence/index.js';
+import roster from './rfc6121-roster/index.js';
 import last from './xep-0012-last/index.js';
 import disco from './xep-0030-disco/index.js';
 import privateStorage from './xep-0049-private/index.js';
 import vcard from './xep-0054-vcard/index.js';
 import register from './xep-0077-register/index.js';
 import version from './xep-0092-version/index.js';
+import offline from './xep-0160-offline/index.js';
+import blocking from './xep-0191-blocking/index.js';
 import ping from './xep-0199-ping/index.js';
 import time from './xep-0202-time/index.js';
 
 export const MODULES: readonly ModuleDefinition[] = [
   iq,
   message,
+  roster,
   presence,
   session,
   disco,
@@ -26,6 +30,8 @@ export const MODULES: readonly ModuleDefinition[] = [
   last,
   privateStorage,
   vcard,
+  offline,
+  blocking,
 ] as ModuleDefinition[];
 
 export function moduleSchemas(): Record<string, ModuleDefinition['options']> {

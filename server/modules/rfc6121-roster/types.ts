@@ -55,7 +55,12 @@ export interface RosterService {
    * current state and returns the next. Visible changes are stored, versioned and pushed (RFC 6121 §2.1.6); a
    * roster item is created when the new state needs one. Throws StanzaError not-allowed when the roster is full.
    */
-  update<R>(host: string, user: string, contact: string, decide: (current: SubscriptionSnapshot) => SubscriptionUpdate<R>): Promise<R>;
+  update<R>(
+    host: string,
+    user: string,
+    contact: string,
+    decide: (current: SubscriptionSnapshot) => SubscriptionUpdate<R>,
+  ): Promise<R>;
   /** Inbound subscription requests still awaiting the user's answer (RFC 6121 §3.1.3). */
   pendingRequests(host: string, user: string): Promise<PendingRequest[]>;
 }

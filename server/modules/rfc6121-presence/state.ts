@@ -1,0 +1,54 @@
+// What the presence handlers share: their dependencies and the per-session presence state.
+import type { SessionInfo } from '../../core/hooks.js';
+import type { ModuleContext } from '../../core/module.js';
+import type { RosterItem, RosterService } from '../rfc6121-roster/types.js';
+import type { KeyedRateLimiter } from './rate-limit.js';
+
+export type Ctx = ModuleContext<Record<string, never>>;
+
+export interface Deps {
+  ctx: Ctx;
+  roster: RosterService;
+  /** Bounds deliveries and automatic answers per (user, contact) pair. */
+  limiter: KeyedRateLimiter;
+}
+
+/** Per-session presence state, kept beside the session's own `available` flag (which the core resets on close). */
+export interface PresenceState {
+  /** The resource sent initial presence and has not gone unavailable (RFC 6121 §4.2, §4.5). */
+  available: boolean;
+  /** Entities that received directed available presence from this resource and are not contacts (§4.6.2). */
+  directed: Set<string>;
+}
+
+const STATE_KEY = 'presence';
+/** Directed presence is remembered for this many entities per resource at most. */
+export const MAX_DIRECTED = 1000;
+
+export function presenceState(session: SessionInfo): PresenceState {
+  let st = session.state.get(STATE_KEY) as PresenceState | undefined;
+  if (!st) {
+    st = { available: false, directed: new Set() };
+    session.state.set(STATE_KEY, st);
+  }
+  return st;
+}
+
+export function peekPresenceState(session: SessionInfo): PresenceState | undefined {
+  return session.state.get(STATE_KEY) as PresenceState | undefined;
+}
+
+/** RFC 6121 §4.2.2: contacts subscribed to the user's presence (from, both). */
+export function subscribers(roster: Map<string, RosterItem>): string[] {
+  return [...roster.values()].filter((i) => i.subscription === 'from' || i.subscription === 'both').map((i) => i.jid);
+}
+
+/** RFC 6121 §4.2.2: contacts whose presence the user is subscribed to (to, both): they are probed. */
+export function subscriptions(roster: Map<string, RosterItem>): string[] {
+  return [...roster.values()].filter((i) => i.subscription === 'to' || i.subscription === 'both').map((i) => i.jid);
+}
+
+/** The user's available resources (RFC 6121 §4.1: those that sent initial presence). */
+export function availableResources(ctx: Ctx, bare: string): SessionInfo[] {
+  return ctx.sessions.resources(bare).filter((s) => s.available);
+}
