@@ -82,9 +82,7 @@ export class ModuleManager {
     const { router, storage, accounts, sessions, iqTracker } = this.deps;
     const log = this.deps.log.child({ mod: mod.name, host: host.name });
     const origin: Origin = { kind: 'local', jid: Jid.of(null, host.name), send: () => {} };
-    const send = (stanza: Element): void => {
-      void router.route(stanza, origin);
-    };
+    const send = (stanza: Element): Promise<void> => router.route(stanza, origin) ?? Promise.resolve();
     return {
       host: host.name,
       name: mod.name,

@@ -62,8 +62,11 @@ export interface ModuleContext<Opts> {
     map<T>(name?: string): MapStore<T>;
     archive<T>(name?: string): ArchiveStore<T>;
   };
-  /** Routes a stanza as if the server sent it (its 'from' must be set). */
-  send(stanza: Element): void;
+  /**
+   * Routes a stanza as if the server sent it (its 'from' must be set). The promise settles when local dispatch
+   * is done; a handler that re-routes a client's stanza awaits it to keep RFC 6120 §10.1 ordering.
+   */
+  send(stanza: Element): Promise<void>;
   /** Sends an iq and waits for its result; rejects with StanzaError on an error reply or timeout. */
   request(iq: Element, timeoutMs?: number): Promise<Element>;
   timer(ms: number, fn: () => unknown, opts?: { repeat?: boolean }): void;

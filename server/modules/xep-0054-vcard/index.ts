@@ -127,7 +127,8 @@ export default defineModule({
       if (hasPhotoUpdate(stanza)) return false;
       const hash = await knownHash(from.local);
       if (hash === null) return false;
-      ctx.send(withPhotoUpdate(stanza, hash));
+      // Awaited, so the copy is dispatched before the client's next stanza (RFC 6120 §10.1).
+      await ctx.send(withPhotoUpdate(stanza, hash));
       return true;
     };
     ctx.hook('pre-presence/self', addPhotoHash, 10);
