@@ -28,8 +28,9 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
 function promptHidden(prompt: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const stdin = process.stdin;
-    process.stdout.write(prompt);
+    // Echo off before the prompt appears, so that input typed right after it is never shown.
     stdin.setRawMode(true);
+    process.stdout.write(prompt);
     stdin.resume();
     stdin.setEncoding('utf8');
     let value = '';

@@ -95,7 +95,9 @@ describe('conversations: resource binding', function () {
       `errors seen: ${first.errors.map((e) => e.message).join(', ')}`,
     );
     assert.equal(second.jid, 'bob@localhost/phone');
-    const pong = await second.request(xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })));
+    const pong = await second.request(
+      xml('iq', { type: 'get', to: 'localhost' }, xml('ping', { xmlns: 'urn:xmpp:ping' })),
+    );
     assert.equal(pong.attrs.type, 'result');
   });
 

@@ -6,7 +6,10 @@ import { type ClientSession, type Element, startClient, xml } from '../helpers/x
 
 const isMessage = (body: string) => (el: Element) => el.is('message') && el.getChildText('body') === body;
 const errorCondition = (el: Element): string | undefined =>
-  el.getChild('error')?.getChildElements().find((c) => c.getNS() === NS_STANZAS && c.name !== 'text')?.name;
+  el
+    .getChild('error')
+    ?.getChildElements()
+    .find((c) => c.getNS() === NS_STANZAS && c.name !== 'text')?.name;
 
 describe('conversations: messaging', function () {
   this.timeout(20_000);
@@ -65,7 +68,8 @@ describe('conversations: messaging', function () {
     };
     bob.xmpp.on('stanza', record);
     try {
-      for (let i = 0; i < 50; i++) await alice.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, `n${i}`)));
+      for (let i = 0; i < 50; i++)
+        await alice.send(xml('message', { to: 'bob@localhost', type: 'chat' }, xml('body', {}, `n${i}`)));
       await bob.waitFor(isMessage('n49'));
       assert.deepEqual(
         seen,
@@ -85,16 +89,13 @@ describe('conversations: messaging', function () {
     assert.equal(errorCondition(err), 'service-unavailable');
   });
 
-  it('bounces a message to an offline user with service-unavailable when nothing stores it (RFC 6121 §8.5.2.2)', async () => {
-    await alice.send(xml('message', { to: 'carol@localhost', type: 'chat', id: 'x2' }, xml('body', {}, 'carol?')));
-    const err = await alice.waitFor((el) => el.is('message') && el.attrs.id === 'x2');
-    assert.equal(err.attrs.type, 'error');
-    assert.equal(errorCondition(err), 'service-unavailable');
-  });
-
   it('never answers an error message with an error (RFC 6120 §8.3.1)', async () => {
     await alice.send(
-      xml('message', { to: 'nobody@localhost', type: 'error', id: 'x3' }, xml('error', { type: 'cancel' }, xml('gone', { xmlns: NS_STANZAS }))),
+      xml(
+        'message',
+        { to: 'nobody@localhost', type: 'error', id: 'x3' },
+        xml('error', { type: 'cancel' }, xml('gone', { xmlns: NS_STANZAS })),
+      ),
     );
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(alice.inbox.filter((el) => el.attrs.id === 'x3').length, 0);
@@ -102,7 +103,9 @@ describe('conversations: messaging', function () {
 
   describe('to the full JID of a resource that is not connected (RFC 6121 §8.5.3.2.1)', () => {
     it('delivers a chat message as if sent to the bare JID', async () => {
-      await alice.send(xml('message', { to: 'bob@localhost/gone', type: 'chat' }, xml('body', {}, 'to a gone resource')));
+      await alice.send(
+        xml('message', { to: 'bob@localhost/gone', type: 'chat' }, xml('body', {}, 'to a gone resource')),
+      );
       const got = await bob.waitFor(isMessage('to a gone resource'));
       assert.equal(got.attrs.from, 'alice@localhost/home');
     });
@@ -113,22 +116,41 @@ describe('conversations: messaging', function () {
     });
 
     it('silently drops a headline message', async () => {
-      await alice.send(xml('message', { to: 'bob@localhost/gone', type: 'headline', id: 'h1' }, xml('body', {}, 'headline')));
+      await alice.send(
+        xml('message', { to: 'bob@localhost/gone', type: 'headline', id: 'h1' }, xml('body', {}, 'headline')),
+      );
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(bob.inbox.filter(isMessage('headline')).length, 0);
       assert.equal(alice.inbox.filter((el) => el.attrs.id === 'h1').length, 0);
     });
 
     it('bounces a groupchat message with service-unavailable', async () => {
-      await alice.send(xml('message', { to: 'bob@localhost/gone', type: 'groupchat', id: 'g1' }, xml('body', {}, 'gc')));
+      await alice.send(
+        xml('message', { to: 'bob@localhost/gone', type: 'groupchat', id: 'g1' }, xml('body', {}, 'gc')),
+      );
       const err = await alice.waitFor((el) => el.is('message') && el.attrs.id === 'g1');
       assert.equal(errorCondition(err), 'service-unavailable');
     });
 
-    it('bounces a chat message with service-unavailable when the account has no resource at all', async () => {
-      await alice.send(xml('message', { to: 'carol@localhost/phone', type: 'chat', id: 'c1' }, xml('body', {}, 'hi')));
-      const err = await alice.waitFor((el) => el.is('message') && el.attrs.id === 'c1');
-      assert.equal(errorCondition(err), 'service-unavailable');
+    it('stores a chat message for an account with no resource at all, as for its bare JID (XEP-0160)', async () => {
+      await alice.send(
+        xml('message', { to: 'carol@localhost/phone', type: 'chat', id: 'c1' }, xml('body', {}, 'kept')),
+      );
+      await new Promise((r) => setTimeout(r, 200));
+      assert.equal(alice.inbox.filter((el) => el.attrs.id === 'c1').length, 0, 'not bounced');
+      const carol = await RawClient.login({
+        port: srv.port,
+        username: 'carol',
+        password: 'carol-secret',
+        resource: 'phone',
+      });
+      try {
+        carol.send('<presence/>');
+        const got = await carol.waitFor(isMessage('kept'));
+        assert.equal(got.attrs.from, 'alice@localhost/home');
+      } finally {
+        await carol.close();
+      }
     });
 
     it('delivers a chat message for a resource that has just disconnected to the remaining one', async () => {
@@ -147,6 +169,55 @@ describe('conversations: messaging', function () {
         assert.equal(got.attrs.to, 'carol@localhost/leave');
       } finally {
         await keep.close();
+      }
+    });
+  });
+
+  describe('on a host without offline storage', () => {
+    let bare: TestServer;
+    let dan: RawClient;
+    before(async () => {
+      // Only the core modules (message, presence, iq …) are loaded: nothing takes messages for offline users.
+      bare = await startTestServer({ hostsYaml: 'hosts:\n  localhost: { modules: [] }' });
+      await bare.addUser('dan', 'dan-secret');
+      await bare.addUser('erin', 'erin-secret');
+      dan = await RawClient.login({ port: bare.port, username: 'dan', password: 'dan-secret', resource: 'r' });
+    });
+    after(async () => {
+      await dan?.close();
+      await bare?.stop();
+    });
+
+    it('bounces a message to an offline user with service-unavailable (RFC 6121 §8.5.2.2)', async () => {
+      dan.send("<message to='erin@localhost' type='chat' id='o1'><body>erin?</body></message>");
+      const err = await dan.waitFor((el) => el.is('message') && el.attrs.id === 'o1');
+      assert.equal(err.attrs.type, 'error');
+      assert.equal(err.attrs.from, 'erin@localhost');
+      assert.equal(errorCondition(err), 'service-unavailable');
+    });
+
+    it('bounces a chat message to a full JID of an account with no resource (RFC 6121 §8.5.3.2.1)', async () => {
+      dan.send("<message to='erin@localhost/phone' type='chat' id='o2'><body>hi</body></message>");
+      const err = await dan.waitFor((el) => el.is('message') && el.attrs.id === 'o2');
+      assert.equal(errorCondition(err), 'service-unavailable');
+    });
+
+    it('bounces a message to a bound resource that has sent no presence (RFC 6121 §8.5.2.1.1)', async () => {
+      const erin = await RawClient.login({
+        port: bare.port,
+        username: 'erin',
+        password: 'erin-secret',
+        resource: 'quiet',
+      });
+      try {
+        dan.send("<message to='erin@localhost' type='chat' id='o3'><body>hello?</body></message>");
+        const err = await dan.waitFor((el) => el.is('message') && el.attrs.id === 'o3');
+        assert.equal(errorCondition(err), 'service-unavailable');
+        // A full JID still reaches the connected resource (RFC 6121 §8.5.3.1).
+        dan.send("<message to='erin@localhost/quiet' type='chat' id='o4'><body>direct</body></message>");
+        assert.equal((await erin.waitFor((el) => el.is('message'))).getChildText('body'), 'direct');
+      } finally {
+        await erin.close();
       }
     });
   });

@@ -101,7 +101,7 @@ export class RawClient {
   readonly domain: string;
   readonly timeoutMs: number;
   private parser!: Parser;
-  private waiters: { pred: (el: Element) => boolean; resolve: (el: Element) => void }[] = [];
+  private waiters: Waiter[] = [];
   private endWaiters: (() => void)[] = [];
   private headerWaiters: (() => void)[] = [];
   private idCounter = 0;
@@ -134,7 +134,11 @@ export class RawClient {
         s.once('secureConnect', () => resolve(s));
         s.once('error', reject);
       } else {
-        const s = net.connect({ host: address, port: opts.port, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) });
+        const s = net.connect({
+          host: address,
+          port: opts.port,
+          ...(opts.localAddress ? { localAddress: opts.localAddress } : {}),
+        });
         s.once('connect', () => resolve(s));
         s.once('error', reject);
       }
@@ -243,7 +247,8 @@ export class RawClient {
    */
   channelBinding(type: ChannelBindingType): Buffer {
     if (!(this.socket instanceof tls.TLSSocket)) throw new Error('channel binding needs TLS');
-    if (type === 'tls-exporter') return this.socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
+    if (type === 'tls-exporter')
+      return this.socket.exportKeyingMaterial(32, 'EXPORTER-Channel-Binding', Buffer.alloc(0));
     const cert = this.socket.getPeerCertificate();
     const hash = endPointHashName(cert.raw);
     return createHash(hash).update(cert.raw).digest();
@@ -347,20 +352,26 @@ export class RawClient {
 
   /**
    * Waits for the first element (already received or still to come) that satisfies `pred` and removes it from
-   * the inbox. Rejects after `timeoutMs`, listing what did arrive.
+   * the inbox. Rejects after `timeoutMs`, or as soon as the stream ends without a match, listing what did arrive.
    */
   waitFor(pred: (el: Element) => boolean, timeoutMs = this.timeoutMs): Promise<Element> {
     const i = this.inbox.findIndex(pred);
     if (i >= 0) return Promise.resolve(this.inbox.splice(i, 1)[0]!);
-    let waiter: { pred: (el: Element) => boolean; resolve: (el: Element) => void } | undefined;
-    const p = new Promise<Element>((resolve) => {
-      waiter = { pred, resolve };
+    // Nothing more can arrive once the stream or the connection is over: fail at once rather than time out.
+    if (this.ended) return Promise.reject(new Error(`the stream has ended; ${this.describeInbox()}`));
+    let waiter: Waiter | undefined;
+    const p = new Promise<Element>((resolve, reject) => {
+      waiter = { pred, resolve, reject };
       this.waiters.push(waiter);
     });
     return withTimeout(p, timeoutMs, () => {
       this.waiters = this.waiters.filter((w) => w !== waiter);
-      return `no matching element within ${timeoutMs} ms; inbox: ${this.inbox.map((e) => e.toString()).join(' ') || '(empty)'}`;
+      return `no matching element within ${timeoutMs} ms; ${this.describeInbox()}`;
     });
+  }
+
+  private describeInbox(): string {
+    return `inbox: ${this.inbox.map((e) => e.toString()).join(' ') || '(empty)'}`;
   }
 
   /** The next element of any kind. */
@@ -449,7 +460,15 @@ export class RawClient {
   private markEnded(): void {
     this.ended = true;
     for (const w of this.endWaiters.splice(0)) w();
+    for (const w of this.waiters.splice(0))
+      w.reject(new Error(`the stream ended while waiting; ${this.describeInbox()}`));
   }
+}
+
+interface Waiter {
+  pred: (el: Element) => boolean;
+  resolve: (el: Element) => void;
+  reject: (err: Error) => void;
 }
 
 function isSaslEnd(el: Element): boolean {

@@ -59,6 +59,7 @@ declare module '@xmpp/client' {
 
 declare module '@xmpp/tls/lib/Socket.js' {
   import type { ConnectionOptions } from 'node:tls';
+
   const Socket: { prototype: { connect(options: ConnectionOptions): void } };
   export default Socket;
 }
