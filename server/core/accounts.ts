@@ -1,9 +1,10 @@
 // Account operations shared by the CLI, in-band registration and SASL: always salted SCRAM keys (DESIGN §5).
+
+import { pbkdf2, randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { AccountStore, ScramCredential, ScramHash } from '../../storage/api/index.js';
 import { SwitchboardError } from '../errors/index.js';
 import { JidError, prepareLocalpart, preparePassword } from '../jid/index.js';
-import { pbkdf2, randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
 import { digest, HASH_BYTES, hmac } from '../stream/sasl/credentials.js';
 import { deriveAll } from '../stream/sasl/index.js';
 
@@ -13,7 +14,12 @@ const pbkdf2Async = promisify(pbkdf2);
 async function deriveAsync(password: string, hash: ScramHash, iterations: number): Promise<ScramCredential> {
   const salt = randomBytes(16);
   const salted = await pbkdf2Async(Buffer.from(password, 'utf8'), salt, iterations, HASH_BYTES[hash], hash);
-  return { salt, iterations, storedKey: digest(hash, hmac(hash, salted, 'Client Key')), serverKey: hmac(hash, salted, 'Server Key') };
+  return {
+    salt,
+    iterations,
+    storedKey: digest(hash, hmac(hash, salted, 'Client Key')),
+    serverKey: hmac(hash, salted, 'Server Key'),
+  };
 }
 
 export interface AccountEvents {
@@ -54,14 +60,20 @@ export class AccountService {
    * Returns how many were created.
    */
   async createMany(host: string, entries: { username: string; password: string }[]): Promise<number> {
-    const prepared = entries.map((e) => ({ username: this.prepareUsername(e.username), password: preparePassword(e.password) }));
+    const prepared = entries.map((e) => ({
+      username: this.prepareUsername(e.username),
+      password: preparePassword(e.password),
+    }));
     let created = 0;
     const batch = 500;
     for (let i = 0; i < prepared.length; i += batch) {
       const slice = prepared.slice(i, i + batch);
       const rows = await Promise.all(
         slice.map(async (e) => {
-          const [sha1, sha256] = await Promise.all([deriveAsync(e.password, 'sha1', this.iterations), deriveAsync(e.password, 'sha256', this.iterations)]);
+          const [sha1, sha256] = await Promise.all([
+            deriveAsync(e.password, 'sha1', this.iterations),
+            deriveAsync(e.password, 'sha256', this.iterations),
+          ]);
           return { username: e.username, scram: { sha1, sha256 } };
         }),
       );

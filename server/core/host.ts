@@ -4,7 +4,15 @@ import { StanzaError } from '../errors/index.js';
 import type { Jid } from '../jid/index.js';
 import { errorReply, iqPayload, iqResult, mayBounce } from '../router/stanza.js';
 import type { Element } from '../xml/element.js';
-import { HandlerTimeout, HookBus, type HookMap, type HookName, type IqEvent, type Origin, type StanzaEvent } from './hooks.js';
+import {
+  HandlerTimeout,
+  HookBus,
+  type HookMap,
+  type HookName,
+  type IqEvent,
+  type Origin,
+  type StanzaEvent,
+} from './hooks.js';
 import type { DiscoIdentity, IqHandler, IqTarget, Services } from './module.js';
 
 export type RouteFn = (stanza: Element, origin: Origin) => void;
@@ -39,7 +47,14 @@ export class LocalHost {
   }
 
   /** Registers an iq handler that answers with a result or a stanza error (DESIGN §3). */
-  iq(type: 'get' | 'set', ns: string, name: string, fn: IqHandler, targets: readonly IqTarget[], owner: string): (() => void)[] {
+  iq(
+    type: 'get' | 'set',
+    ns: string,
+    name: string,
+    fn: IqHandler,
+    targets: readonly IqTarget[],
+    owner: string,
+  ): (() => void)[] {
     const wrapped = async (ev: IqEvent): Promise<boolean> => {
       let reply: Element;
       try {
@@ -69,7 +84,8 @@ export class LocalHost {
   /** Turns a routed stanza into Prosody-style events (DESIGN §4); unhandled stanzas get RFC 6120 §8 errors. */
   async dispatch(stanza: Element, from: Jid, to: Jid, origin: Origin): Promise<void> {
     const kind = stanza.name as 'message' | 'presence' | 'iq';
-    const target: IqTarget = to.local === null ? 'host' : to.resource !== null ? 'full' : from.bareEquals(to) ? 'self' : 'bare';
+    const target: IqTarget =
+      to.local === null ? 'host' : to.resource !== null ? 'full' : from.bareEquals(to) ? 'self' : 'bare';
     try {
       if (kind === 'iq') {
         if (await this.dispatchIq(stanza, from, to, origin, target)) return;

@@ -30,7 +30,7 @@ export class IqTracker {
   /** Claims an incoming iq result/error addressed to the server; returns true if it answered a request. */
   claim(el: Element): boolean {
     const id = el.attrs.id;
-    if (!id || !id.startsWith(this.prefix)) return false;
+    if (!id?.startsWith(this.prefix)) return false;
     const p = this.pending.get(id);
     if (!p) return false;
     this.pending.delete(id);

@@ -2,16 +2,16 @@
 import { Value } from '@sinclair/typebox/value';
 import type { Logger } from 'pino';
 import type { StorageDriver } from '../../storage/api/index.js';
-import { SwitchboardError, StanzaError } from '../errors/index.js';
+import { SwitchboardError } from '../errors/index.js';
 import { Jid } from '../jid/index.js';
 import type { Router } from '../router/router.js';
 import type { SessionRegistry } from '../session/registry.js';
-import { type Element, xml } from '../xml/element.js';
+import type { Element } from '../xml/element.js';
 import type { AccountService } from './accounts.js';
 import type { Origin } from './hooks.js';
 import type { LocalHost } from './host.js';
+import type { IqTracker } from './iq-tracker.js';
 import type { ModuleContext, ModuleDefinition } from './module.js';
-import { IqTracker } from './iq-tracker.js';
 
 export interface ModuleDeps {
   router: Router;
@@ -29,10 +29,15 @@ export function orderModules(all: readonly ModuleDefinition[], wanted: readonly 
   const state = new Map<string, 'visiting' | 'done'>();
   const visit = (name: string, chain: string[]): void => {
     const m = byName.get(name);
-    if (!m) throw new SwitchboardError('SB_ERR_MODULE', `unknown module "${name}" (needed by ${chain.join(' → ') || 'config'})`);
+    if (!m)
+      throw new SwitchboardError(
+        'SB_ERR_MODULE',
+        `unknown module "${name}" (needed by ${chain.join(' → ') || 'config'})`,
+      );
     const s = state.get(name);
     if (s === 'done') return;
-    if (s === 'visiting') throw new SwitchboardError('SB_ERR_MODULE', `module dependency cycle: ${[...chain, name].join(' → ')}`);
+    if (s === 'visiting')
+      throw new SwitchboardError('SB_ERR_MODULE', `module dependency cycle: ${[...chain, name].join(' → ')}`);
     state.set(name, 'visiting');
     for (const d of m.dependencies ?? []) visit(d, [...chain, name]);
     state.set(name, 'done');
@@ -52,7 +57,10 @@ export class ModuleManager {
     const options = Value.Default(mod.options, structuredClone(rawOptions ?? {}));
     if (!Value.Check(mod.options, options)) {
       const first = [...Value.Errors(mod.options, options)][0];
-      throw new SwitchboardError('SB_ERR_CONFIG_INVALID', `modules.${mod.name}${first?.path.replace(/\//g, '.') ?? ''}: ${first?.message ?? 'invalid'}`);
+      throw new SwitchboardError(
+        'SB_ERR_CONFIG_INVALID',
+        `modules.${mod.name}${first?.path.replace(/\//g, '.') ?? ''}: ${first?.message ?? 'invalid'}`,
+      );
     }
     const key = `${host.name}/${mod.name}`;
     const closers: (() => unknown)[] = [];
@@ -61,7 +69,9 @@ export class ModuleManager {
     try {
       await mod.setup(ctx);
     } catch (err) {
-      throw new SwitchboardError('SB_ERR_MODULE', `module ${mod.name} failed to load on ${host.name}: ${String(err)}`, { cause: err });
+      throw new SwitchboardError('SB_ERR_MODULE', `module ${mod.name} failed to load on ${host.name}: ${String(err)}`, {
+        cause: err,
+      });
     }
   }
 
@@ -151,4 +161,3 @@ export class ModuleManager {
     };
   }
 }
-

@@ -3,10 +3,10 @@ import type { Static, TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
 import type { ArchiveStore, KeyValueStore, MapStore } from '../../storage/api/index.js';
 import type { Jid } from '../jid/index.js';
+import type { SessionRegistry } from '../session/registry.js';
 import type { Element } from '../xml/element.js';
 import type { AccountService } from './accounts.js';
 import type { Handler, HookMap, HookName, IqEvent } from './hooks.js';
-import type { SessionRegistry } from '../session/registry.js';
 
 /** Which published version of a spec a module implements, for docs and DOAP. */
 export interface SpecClaim {

@@ -4,9 +4,9 @@ import type { StorageDriver } from '../../storage/api/index.js';
 import type { Config } from '../config/index.js';
 import { StreamError } from '../errors/index.js';
 import { MODULES } from '../modules/registry.js';
+import { startHttpListener } from '../observability/http.js';
 import { createLogger } from '../observability/logger.js';
 import { createMetrics, type Metrics } from '../observability/metrics.js';
-import { startHttpListener } from '../observability/http.js';
 import { RouteTable } from '../router/route-table.js';
 import { Router } from '../router/router.js';
 import { C2SSession } from '../session/c2s.js';
@@ -50,7 +50,16 @@ export class Server {
     private readonly moduleList: readonly ModuleDefinition[],
   ) {
     this.metrics = createMetrics();
-    this.router = new Router(new RouteTable(), log.child({ c: 'router' }), (kind, s) => this.metrics.routeSeconds.observe({ kind }, s));
+    const t = config.auth.throttle;
+    const throttle = {
+      maxFailures: t.max_failures,
+      windowMs: t.window_seconds * 1000,
+      lockoutMs: t.lockout_seconds * 1000,
+    };
+    this.throttles = { ip: new AuthThrottle(throttle), user: new AuthThrottle(throttle) };
+    this.router = new Router(new RouteTable(), log.child({ c: 'router' }), (kind, s) =>
+      this.metrics.routeSeconds.observe({ kind }, s),
+    );
     this.accounts = new AccountService(storage.accounts, config.auth.scram_iterations, {
       created: async (host, username) => {
         await this.hosts.get(host)?.fire('user-created', { host, username });
@@ -79,7 +88,11 @@ export class Server {
 
   private async setupHosts(): Promise<void> {
     for (const [name, hostCfg] of Object.entries(this.config.hosts)) {
-      const host = new LocalHost(name, this.log.child({ host: name }), (st, origin) => void this.router.route(st, origin));
+      const host = new LocalHost(
+        name,
+        this.log.child({ host: name }),
+        (st, origin) => void this.router.route(st, origin),
+      );
       host.provide('iq-tracker', this.iqTracker);
       this.hosts.set(name, host);
       this.router.addHost(host);
@@ -98,12 +111,23 @@ export class Server {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const material = await loadTlsMaterial(this.config.tls, this.config.data_dir, [...this.hosts.keys()], this.log, this.config.hosts);
+    const material = await loadTlsMaterial(
+      this.config.tls,
+      this.config.data_dir,
+      [...this.hosts.keys()],
+      this.log,
+      this.config.hosts,
+    );
     this.tls = createSecureContexts(material, this.config.tls);
     for (const l of this.config.listeners) {
       if (l.type === 'http') {
         const h = await startHttpListener(
-          { address: l.address, port: l.port, metrics: this.metrics, health: () => ({ ok: true, sessions: this.sessions.count() }) },
+          {
+            address: l.address,
+            port: l.port,
+            metrics: this.metrics,
+            health: () => ({ ok: true, sessions: this.sessions.count() }),
+          },
           this.log,
         );
         this.listeners.push({ type: 'http', tls: 'none', address: l.address, port: h.port, close: h.close });
@@ -137,22 +161,30 @@ export class Server {
   private c2sDeps(tlsAvailable: boolean): C2SDeps {
     if (this.c2sDepsCache && this.c2sDepsCache.tlsAvailable === tlsAvailable) return this.c2sDepsCache;
     const { limits, auth, tls } = this.config;
-    const throttle = { maxFailures: auth.throttle.max_failures, windowMs: auth.throttle.window_seconds * 1000, lockoutMs: auth.throttle.lockout_seconds * 1000 };
+    const _throttle = {
+      maxFailures: auth.throttle.max_failures,
+      windowMs: auth.throttle.window_seconds * 1000,
+      lockoutMs: auth.throttle.lockout_seconds * 1000,
+    };
     const m = this.metrics;
     const deps: C2SDeps = {
       log: this.log.child({ c: 'c2s' }),
       router: this.router,
       sessions: this.sessions,
       accounts: this.accounts,
-      limits: { maxStanzaBytes: limits.c2s_stanza_bytes, maxDepth: limits.max_depth, maxAttributes: limits.max_attributes },
+      limits: {
+        maxStanzaBytes: limits.c2s_stanza_bytes,
+        maxDepth: limits.max_depth,
+        maxAttributes: limits.max_attributes,
+      },
       defaultHost: [...this.hosts.keys()][0] ?? 'localhost',
       host: (name) => this.hosts.get(name),
       tlsOptions: () => this.tlsOptions(),
       tlsAvailable,
       requireTls: tls.require_c2s && tlsAvailable,
       mechanisms: [...auth.mechanisms],
-      throttleIp: this.throttles.ip ?? (this.throttles.ip = new AuthThrottle(throttle)),
-      throttleUser: this.throttles.user ?? (this.throttles.user = new AuthThrottle(throttle)),
+      throttleIp: this.throttles.ip,
+      throttleUser: this.throttles.user,
       maxAuthFailures: 3,
       maxResources: 32,
       negotiationTimeoutMs: limits.c2s_timeout_seconds * 1000,
@@ -167,7 +199,8 @@ export class Server {
     this.c2sDepsCache = deps;
     return deps;
   }
-  private readonly throttles: { ip?: AuthThrottle; user?: AuthThrottle } = {};
+  /** Failed-login throttles shared by every client listener: per address and per account. */
+  private readonly throttles: { ip: AuthThrottle; user: AuthThrottle };
 
   private sessionClosed(session: C2SSession, error?: string): void {
     this.c2s.delete(session);

@@ -1,9 +1,9 @@
 // Opens the configured storage driver and runs its migrations.
 import { isAbsolute, join } from 'node:path';
 import type { Logger } from 'pino';
+import type { StorageDriver } from '../../storage/api/index.js';
 import { createKnexStorage } from '../../storage/knex/index.js';
 import { createMemoryStorage } from '../../storage/memory/index.js';
-import type { StorageDriver } from '../../storage/api/index.js';
 import type { Config } from '../config/index.js';
 import { SwitchboardError } from '../errors/index.js';
 

@@ -4,25 +4,55 @@ import { NS } from '../xml/ns.js';
 
 /** RFC 6120 §8.3.3 defined stanza error conditions. */
 export type StanzaErrorCondition =
-  | 'bad-request' | 'conflict' | 'feature-not-implemented' | 'forbidden' | 'gone'
-  | 'internal-server-error' | 'item-not-found' | 'jid-malformed' | 'not-acceptable'
-  | 'not-allowed' | 'not-authorized' | 'policy-violation' | 'recipient-unavailable'
-  | 'redirect' | 'registration-required' | 'remote-server-not-found'
-  | 'remote-server-timeout' | 'resource-constraint' | 'service-unavailable'
-  | 'subscription-required' | 'undefined-condition' | 'unexpected-request';
+  | 'bad-request'
+  | 'conflict'
+  | 'feature-not-implemented'
+  | 'forbidden'
+  | 'gone'
+  | 'internal-server-error'
+  | 'item-not-found'
+  | 'jid-malformed'
+  | 'not-acceptable'
+  | 'not-allowed'
+  | 'not-authorized'
+  | 'policy-violation'
+  | 'recipient-unavailable'
+  | 'redirect'
+  | 'registration-required'
+  | 'remote-server-not-found'
+  | 'remote-server-timeout'
+  | 'resource-constraint'
+  | 'service-unavailable'
+  | 'subscription-required'
+  | 'undefined-condition'
+  | 'unexpected-request';
 
 export type StanzaErrorType = 'auth' | 'cancel' | 'continue' | 'modify' | 'wait';
 
 /** RFC 6120 §8.3.3: the error type each condition usually carries. */
 const DEFAULT_TYPE: Record<StanzaErrorCondition, StanzaErrorType> = {
-  'bad-request': 'modify', conflict: 'cancel', 'feature-not-implemented': 'cancel',
-  forbidden: 'auth', gone: 'cancel', 'internal-server-error': 'cancel',
-  'item-not-found': 'cancel', 'jid-malformed': 'modify', 'not-acceptable': 'modify',
-  'not-allowed': 'cancel', 'not-authorized': 'auth', 'policy-violation': 'modify',
-  'recipient-unavailable': 'wait', redirect: 'modify', 'registration-required': 'auth',
-  'remote-server-not-found': 'cancel', 'remote-server-timeout': 'wait',
-  'resource-constraint': 'wait', 'service-unavailable': 'cancel',
-  'subscription-required': 'auth', 'undefined-condition': 'cancel', 'unexpected-request': 'wait',
+  'bad-request': 'modify',
+  conflict: 'cancel',
+  'feature-not-implemented': 'cancel',
+  forbidden: 'auth',
+  gone: 'cancel',
+  'internal-server-error': 'cancel',
+  'item-not-found': 'cancel',
+  'jid-malformed': 'modify',
+  'not-acceptable': 'modify',
+  'not-allowed': 'cancel',
+  'not-authorized': 'auth',
+  'policy-violation': 'modify',
+  'recipient-unavailable': 'wait',
+  redirect: 'modify',
+  'registration-required': 'auth',
+  'remote-server-not-found': 'cancel',
+  'remote-server-timeout': 'wait',
+  'resource-constraint': 'wait',
+  'service-unavailable': 'cancel',
+  'subscription-required': 'auth',
+  'undefined-condition': 'cancel',
+  'unexpected-request': 'wait',
 };
 
 export class StanzaError extends Error {
@@ -34,7 +64,11 @@ export class StanzaError extends Error {
   /** The entity that generated the error (RFC 6120 §8.3.2 'by'), optional. */
   readonly by: string | undefined;
 
-  constructor(condition: StanzaErrorCondition, text?: string, opts: { type?: StanzaErrorType; app?: Element; by?: string } = {}) {
+  constructor(
+    condition: StanzaErrorCondition,
+    text?: string,
+    opts: { type?: StanzaErrorType; app?: Element; by?: string } = {},
+  ) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StanzaError';
     this.condition = condition;
@@ -44,22 +78,54 @@ export class StanzaError extends Error {
     this.by = opts.by;
   }
 
-  static badRequest(text?: string) { return new StanzaError('bad-request', text); }
-  static conflict(text?: string) { return new StanzaError('conflict', text); }
-  static featureNotImplemented(text?: string) { return new StanzaError('feature-not-implemented', text); }
-  static forbidden(text?: string) { return new StanzaError('forbidden', text); }
-  static internal(text?: string) { return new StanzaError('internal-server-error', text); }
-  static itemNotFound(text?: string) { return new StanzaError('item-not-found', text); }
-  static jidMalformed(text?: string) { return new StanzaError('jid-malformed', text); }
-  static notAcceptable(text?: string) { return new StanzaError('not-acceptable', text); }
-  static notAllowed(text?: string) { return new StanzaError('not-allowed', text); }
-  static notAuthorized(text?: string) { return new StanzaError('not-authorized', text); }
-  static policyViolation(text?: string) { return new StanzaError('policy-violation', text); }
-  static resourceConstraint(text?: string) { return new StanzaError('resource-constraint', text); }
-  static serviceUnavailable(text?: string) { return new StanzaError('service-unavailable', text); }
-  static remoteServerNotFound(text?: string) { return new StanzaError('remote-server-not-found', text); }
-  static remoteServerTimeout(text?: string) { return new StanzaError('remote-server-timeout', text); }
-  static recipientUnavailable(text?: string) { return new StanzaError('recipient-unavailable', text); }
+  static badRequest(text?: string) {
+    return new StanzaError('bad-request', text);
+  }
+  static conflict(text?: string) {
+    return new StanzaError('conflict', text);
+  }
+  static featureNotImplemented(text?: string) {
+    return new StanzaError('feature-not-implemented', text);
+  }
+  static forbidden(text?: string) {
+    return new StanzaError('forbidden', text);
+  }
+  static internal(text?: string) {
+    return new StanzaError('internal-server-error', text);
+  }
+  static itemNotFound(text?: string) {
+    return new StanzaError('item-not-found', text);
+  }
+  static jidMalformed(text?: string) {
+    return new StanzaError('jid-malformed', text);
+  }
+  static notAcceptable(text?: string) {
+    return new StanzaError('not-acceptable', text);
+  }
+  static notAllowed(text?: string) {
+    return new StanzaError('not-allowed', text);
+  }
+  static notAuthorized(text?: string) {
+    return new StanzaError('not-authorized', text);
+  }
+  static policyViolation(text?: string) {
+    return new StanzaError('policy-violation', text);
+  }
+  static resourceConstraint(text?: string) {
+    return new StanzaError('resource-constraint', text);
+  }
+  static serviceUnavailable(text?: string) {
+    return new StanzaError('service-unavailable', text);
+  }
+  static remoteServerNotFound(text?: string) {
+    return new StanzaError('remote-server-not-found', text);
+  }
+  static remoteServerTimeout(text?: string) {
+    return new StanzaError('remote-server-timeout', text);
+  }
+  static recipientUnavailable(text?: string) {
+    return new StanzaError('recipient-unavailable', text);
+  }
 
   /** The <error/> child element (RFC 6120 §8.3.2). */
   toElement(): Element {
@@ -75,12 +141,30 @@ export class StanzaError extends Error {
 
 /** RFC 6120 §4.9.3 stream error conditions. */
 export type StreamErrorCondition =
-  | 'bad-format' | 'bad-namespace-prefix' | 'conflict' | 'connection-timeout' | 'host-gone'
-  | 'host-unknown' | 'improper-addressing' | 'internal-server-error' | 'invalid-from'
-  | 'invalid-namespace' | 'invalid-xml' | 'not-authorized' | 'not-well-formed'
-  | 'policy-violation' | 'remote-connection-failed' | 'reset' | 'resource-constraint'
-  | 'restricted-xml' | 'see-other-host' | 'system-shutdown' | 'undefined-condition'
-  | 'unsupported-encoding' | 'unsupported-feature' | 'unsupported-stanza-type'
+  | 'bad-format'
+  | 'bad-namespace-prefix'
+  | 'conflict'
+  | 'connection-timeout'
+  | 'host-gone'
+  | 'host-unknown'
+  | 'improper-addressing'
+  | 'internal-server-error'
+  | 'invalid-from'
+  | 'invalid-namespace'
+  | 'invalid-xml'
+  | 'not-authorized'
+  | 'not-well-formed'
+  | 'policy-violation'
+  | 'remote-connection-failed'
+  | 'reset'
+  | 'resource-constraint'
+  | 'restricted-xml'
+  | 'see-other-host'
+  | 'system-shutdown'
+  | 'undefined-condition'
+  | 'unsupported-encoding'
+  | 'unsupported-feature'
+  | 'unsupported-stanza-type'
   | 'unsupported-version';
 
 export class StreamError extends Error {
@@ -105,9 +189,17 @@ export class StreamError extends Error {
 
 /** RFC 6120 §6.5 SASL failure conditions. */
 export type SaslCondition =
-  | 'aborted' | 'account-disabled' | 'credentials-expired' | 'encryption-required'
-  | 'incorrect-encoding' | 'invalid-authzid' | 'invalid-mechanism' | 'malformed-request'
-  | 'mechanism-too-weak' | 'not-authorized' | 'temporary-auth-failure';
+  | 'aborted'
+  | 'account-disabled'
+  | 'credentials-expired'
+  | 'encryption-required'
+  | 'incorrect-encoding'
+  | 'invalid-authzid'
+  | 'invalid-mechanism'
+  | 'malformed-request'
+  | 'mechanism-too-weak'
+  | 'not-authorized'
+  | 'temporary-auth-failure';
 
 export class SaslFailure extends Error {
   readonly condition: SaslCondition;
@@ -130,9 +222,16 @@ export class SaslFailure extends Error {
 
 /** Stable error codes for operator-facing failures (docs/errors.md lists them). */
 export type SwitchboardErrorCode =
-  | 'SB_ERR_CONFIG_INVALID' | 'SB_ERR_CONFIG_NOT_FOUND' | 'SB_ERR_TLS_CERT'
-  | 'SB_ERR_LISTEN' | 'SB_ERR_STORAGE' | 'SB_ERR_ACCOUNT_EXISTS' | 'SB_ERR_ACCOUNT_NOT_FOUND'
-  | 'SB_ERR_JID_INVALID' | 'SB_ERR_MODULE' | 'SB_ERR_USAGE';
+  | 'SB_ERR_CONFIG_INVALID'
+  | 'SB_ERR_CONFIG_NOT_FOUND'
+  | 'SB_ERR_TLS_CERT'
+  | 'SB_ERR_LISTEN'
+  | 'SB_ERR_STORAGE'
+  | 'SB_ERR_ACCOUNT_EXISTS'
+  | 'SB_ERR_ACCOUNT_NOT_FOUND'
+  | 'SB_ERR_JID_INVALID'
+  | 'SB_ERR_MODULE'
+  | 'SB_ERR_USAGE';
 
 export class SwitchboardError extends Error {
   readonly code: SwitchboardErrorCode;

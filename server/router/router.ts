@@ -1,7 +1,7 @@
 // Router.route (DESIGN §4): one lookup by domain, then local dispatch, component/gateway delivery or s2s.
 import type { Logger } from 'pino';
-import type { LocalHost } from '../core/host.js';
 import type { Origin } from '../core/hooks.js';
+import type { LocalHost } from '../core/host.js';
 import { StanzaError } from '../errors/index.js';
 import { Jid, JidError } from '../jid/index.js';
 import type { Element } from '../xml/element.js';
@@ -55,7 +55,10 @@ export class Router {
     }
     // Stanzas from local users (sent by their clients or by the server on their behalf) first pass the
     // sender's host 'pre-*' events, where outbound policy such as blocking (XEP-0191 §3.3) applies.
-    const sender = origin.kind !== 's2s' && origin.kind !== 'component' && from.local !== null ? this.hosts.get(from.domain) : undefined;
+    const sender =
+      origin.kind !== 's2s' && origin.kind !== 'component' && from.local !== null
+        ? this.hosts.get(from.domain)
+        : undefined;
     if (sender) {
       const target = to.local === null ? 'host' : to.resource !== null ? 'full' : from.bareEquals(to) ? 'self' : 'bare';
       const event = `pre-${stanza.name as 'message' | 'presence' | 'iq'}/${target}` as const;

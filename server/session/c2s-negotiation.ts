@@ -2,17 +2,23 @@
 import { randomBytes } from 'node:crypto';
 import type { TLSSocket, TlsOptions } from 'node:tls';
 import type { Logger } from 'pino';
-import type { LocalHost } from '../core/host.js';
 import type { AccountService } from '../core/accounts.js';
+import type { LocalHost } from '../core/host.js';
 import { SaslFailure, StanzaError, StreamError } from '../errors/index.js';
 import { Jid, JidError, prepareDomainpart, prepareLocalpart, prepareResourcepart } from '../jid/index.js';
 import type { Router } from '../router/router.js';
-import { type AuthThrottle, availableMechanisms, createMechanism, type SaslStep, tlsChannelBinding } from '../stream/sasl/index.js';
-import type { FramerLimits } from '../xml/framer.js';
+import {
+  type AuthThrottle,
+  availableMechanisms,
+  createMechanism,
+  type SaslStep,
+  tlsChannelBinding,
+} from '../stream/sasl/index.js';
 import { type Element, xml } from '../xml/element.js';
+import type { FramerLimits } from '../xml/framer.js';
 import { NS } from '../xml/ns.js';
-import type { SessionRegistry } from './registry.js';
 import type { C2SSession } from './c2s.js';
+import type { SessionRegistry } from './registry.js';
 
 export interface C2SDeps {
   log: Logger;
@@ -49,7 +55,8 @@ export function validateHeader(s: C2SSession, name: string, attrs: Record<string
   const local = colon >= 0 ? name.slice(colon + 1) : name;
   const streamNs = prefix ? attrs[`xmlns:${prefix}`] : attrs.xmlns;
   if (local !== 'stream' || streamNs !== NS.STREAM) return new StreamError('invalid-namespace', 'not an XMPP stream');
-  if (prefix && attrs.xmlns !== NS.CLIENT) return new StreamError('invalid-namespace', `content namespace must be ${NS.CLIENT}`);
+  if (prefix && attrs.xmlns !== NS.CLIENT)
+    return new StreamError('invalid-namespace', `content namespace must be ${NS.CLIENT}`);
   let host: string | null = null;
   try {
     host = attrs.to ? prepareDomainpart(attrs.to) : null;
@@ -58,10 +65,14 @@ export function validateHeader(s: C2SSession, name: string, attrs: Record<string
   }
   if (!host || !s.deps.host(host)) {
     if (!s.streamHost) s.streamHost = null;
-    return new StreamError('host-unknown', attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'");
+    return new StreamError(
+      'host-unknown',
+      attrs.to ? `this server does not serve ${attrs.to}` : "the stream header has no 'to'",
+    );
   }
   // A restart (after STARTTLS or SASL) must stay on the same host: credentials and certificates belong to it.
-  if (s.streamHost !== null && s.streamHost !== host) return new StreamError('host-unknown', "a stream restart must keep the same 'to'");
+  if (s.streamHost !== null && s.streamHost !== host)
+    return new StreamError('host-unknown', "a stream restart must keep the same 'to'");
   s.streamHost = host;
   const major = Number.parseInt((attrs.version ?? '0').split('.')[0] ?? '0', 10);
   if (!(major >= 1)) return new StreamError('unsupported-version', 'XMPP 1.0 streams only');
@@ -78,7 +89,8 @@ export async function sendFeatures(s: C2SSession): Promise<void> {
     }
     if (s.secure || !s.deps.requireTls) {
       const mechs = offeredMechanisms(s);
-      if (mechs.length > 0) features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', null, m))));
+      if (mechs.length > 0)
+        features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', null, m))));
     }
   } else {
     features.push(xml('bind', { xmlns: NS.BIND }));
@@ -86,14 +98,25 @@ export async function sendFeatures(s: C2SSession): Promise<void> {
     features.push(xml('session', { xmlns: NS.SESSION }, xml('optional')));
   }
   if (host && (s.secure || !s.deps.requireTls)) {
-    await host.fire('stream-features', { session: { host: s.host, authenticated: s.authUser !== null, bound: false }, features });
+    await host.fire('stream-features', {
+      session: { host: s.host, authenticated: s.authUser !== null, bound: false },
+      features,
+    });
   }
   s.send(xml('stream:features', null, ...features));
 }
 
 function offeredMechanisms(s: C2SSession): string[] {
-  const bindings = s.secure && s.socket instanceof Object && 'getCertificate' in s.socket ? tlsChannelBinding(s.socket as TLSSocket).types() : [];
-  return availableMechanisms({ secure: s.secure, channelBindings: bindings, allowPlain: true, enabled: s.deps.mechanisms });
+  const bindings =
+    s.secure && s.socket instanceof Object && 'getCertificate' in s.socket
+      ? tlsChannelBinding(s.socket as TLSSocket).types()
+      : [];
+  return availableMechanisms({
+    secure: s.secure,
+    channelBindings: bindings,
+    allowPlain: true,
+    enabled: s.deps.mechanisms,
+  });
 }
 
 /** Elements before binding: STARTTLS, SASL, bind, legacy session and pre-auth registration. */
@@ -122,7 +145,9 @@ async function startTls(s: C2SSession): Promise<void> {
 async function unauthenticatedIq(s: C2SSession, el: Element): Promise<void> {
   if (s.secure || !s.deps.requireTls) {
     const host = s.deps.host(s.host);
-    const claimed = host ? await host.fire('c2s-unauthenticated-iq', { stanza: el, ip: s.ip, host: s.host, reply: (r) => s.send(r) }) : false;
+    const claimed = host
+      ? await host.fire('c2s-unauthenticated-iq', { stanza: el, ip: s.ip, host: s.host, reply: (r) => s.send(r) })
+      : false;
     if (claimed) return;
   }
   s.close(new StreamError('not-authorized', 'authenticate first'));
@@ -161,7 +186,8 @@ async function handleSasl(s: C2SSession, el: Element): Promise<void> {
 async function startMechanism(s: C2SSession, el: Element): Promise<SaslStep> {
   const name = el.attrs.mechanism ?? '';
   if (!offeredMechanisms(s).includes(name)) throw new SaslFailure('invalid-mechanism', `${name} is not offered`);
-  if (!s.deps.throttleIp.check(s.ip)) throw new SaslFailure('temporary-auth-failure', 'too many failed attempts; try later');
+  if (!s.deps.throttleIp.check(s.ip))
+    throw new SaslFailure('temporary-auth-failure', 'too many failed attempts; try later');
   const offered = offeredMechanisms(s);
   const mech = createMechanism(name, {
     secure: s.secure,
@@ -171,7 +197,8 @@ async function startMechanism(s: C2SSession, el: Element): Promise<SaslStep> {
       const user = prepareOrNull(username);
       s.state.set('sasl-user', user);
       if (user === null) return null;
-      if (!s.deps.throttleUser.check(`${user}@${s.host}`)) throw new SaslFailure('temporary-auth-failure', 'too many failed attempts; try later');
+      if (!s.deps.throttleUser.check(`${user}@${s.host}`))
+        throw new SaslFailure('temporary-auth-failure', 'too many failed attempts; try later');
       return s.deps.accounts.scram(s.host, user, hash);
     },
     acceptAuthzid: (authzid, authcid) => authzid === authcid || authzid === `${prepareOrNull(authcid)}@${s.host}`,
@@ -213,10 +240,17 @@ function saslFail(s: C2SSession, err: SaslFailure, mechanism: string): void {
   }
   s.log.info({ mechanism, condition: err.condition, user }, 'authentication failed');
   const host = s.deps.host(s.host);
-  void host?.fire('authentication-failure', { host: s.host, username: user ?? null, ip: s.ip, mechanism, condition: err.condition });
+  void host?.fire('authentication-failure', {
+    host: s.host,
+    username: user ?? null,
+    ip: s.ip,
+    mechanism,
+    condition: err.condition,
+  });
   s.send(err.toElement());
   // RFC 6120 §6.4.5: the server may close the stream after a configurable number of retries.
-  if (s.saslFailures >= s.deps.maxAuthFailures) s.close(new StreamError('policy-violation', 'too many authentication failures'));
+  if (s.saslFailures >= s.deps.maxAuthFailures)
+    s.close(new StreamError('policy-violation', 'too many authentication failures'));
 }
 
 function decode(text: string): Buffer | null {
@@ -239,7 +273,8 @@ function prepareOrNull(username: string): string | null {
 async function handleBind(s: C2SSession, el: Element): Promise<void> {
   const bind = el.getChild('bind', NS.BIND);
   if (el.attrs.type !== 'set' || !bind) {
-    if (el.attrs.type === 'get' || el.attrs.type === 'set') s.replyError(el, StanzaError.notAuthorized('bind a resource first'));
+    if (el.attrs.type === 'get' || el.attrs.type === 'set')
+      s.replyError(el, StanzaError.notAuthorized('bind a resource first'));
     else s.close(new StreamError('not-authorized', 'bind a resource first'));
     return;
   }
@@ -262,7 +297,9 @@ async function handleBind(s: C2SSession, el: Element): Promise<void> {
     s.replyError(el, new StanzaError('resource-constraint', 'too many resources bound'));
     return;
   }
-  s.send(xml('iq', { type: 'result', id: el.attrs.id }, xml('bind', { xmlns: NS.BIND }, xml('jid', null, jid.toString()))));
+  s.send(
+    xml('iq', { type: 'result', id: el.attrs.id }, xml('bind', { xmlns: NS.BIND }, xml('jid', null, jid.toString()))),
+  );
   s.bound(jid);
 }
 
@@ -272,5 +309,7 @@ export function bindResource(s: C2SSession): void {
   if (old && old !== s) old.close(new StreamError('conflict', 'replaced by a new session'));
   s.log = s.log.child({ jid: s.jid.toString() });
   const host = s.deps.host(s.host);
-  void host?.fire('resource-bind', { session: s }).catch((err: unknown) => s.log.error({ err }, 'resource-bind failed'));
+  void host
+    ?.fire('resource-bind', { session: s })
+    .catch((err: unknown) => s.log.error({ err }, 'resource-bind failed'));
 }

@@ -8,10 +8,10 @@ import { StanzaError, StreamError } from '../errors/index.js';
 import { Jid, JidError } from '../jid/index.js';
 import { errorReply, mayBounce, withAddresses } from '../router/stanza.js';
 import type { SaslMechanism } from '../stream/sasl/index.js';
-import { XmlFramer } from '../xml/framer.js';
 import type { Element } from '../xml/element.js';
+import { XmlFramer } from '../xml/framer.js';
 import { NS } from '../xml/ns.js';
-import { type C2SDeps, bindResource, handleNegotiation, sendFeatures, validateHeader } from './c2s-negotiation.js';
+import { bindResource, type C2SDeps, handleNegotiation, sendFeatures, validateHeader } from './c2s-negotiation.js';
 
 const CLOSE = Symbol('close');
 type QueueItem = Element | typeof CLOSE;

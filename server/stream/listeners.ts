@@ -51,7 +51,13 @@ export async function listen(opts: SocketListenerOptions): Promise<BoundListener
   server.maxConnections = opts.maxConnections;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) =>
-      reject(new SwitchboardError('SB_ERR_LISTEN', `cannot listen on ${opts.address}:${opts.port} (${opts.type}): ${err.message}`, { cause: err })),
+      reject(
+        new SwitchboardError(
+          'SB_ERR_LISTEN',
+          `cannot listen on ${opts.address}:${opts.port} (${opts.type}): ${err.message}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(opts.port, opts.address, () => resolve());
   });

@@ -3,11 +3,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { StorageDriver } from '../../storage/api/index.js';
-import { createMemoryStorage } from '../../storage/memory/index.js';
 import { loadConfig } from '../../server/config/index.js';
 import { Server } from '../../server/core/server.js';
 import { moduleSchemas } from '../../server/modules/registry.js';
+import type { StorageDriver } from '../../storage/api/index.js';
+import { createMemoryStorage } from '../../storage/memory/index.js';
 
 export interface TestServer {
   server: Server;
@@ -41,7 +41,9 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     '  - { type: c2s, address: 127.0.0.1, port: 0, tls: direct }',
     '  - { type: http, address: 127.0.0.1, port: 0 }',
     `data_dir: ${JSON.stringify(dataDir)}`,
-    opts.sqlite ? `storage: { driver: sqlite, path: ${JSON.stringify(join(dataDir, 'switchboard.sqlite'))} }` : 'storage: { driver: memory }',
+    opts.sqlite
+      ? `storage: { driver: sqlite, path: ${JSON.stringify(join(dataDir, 'switchboard.sqlite'))} }`
+      : 'storage: { driver: memory }',
     opts.yaml ?? '',
   ].join('\n');
   const config = loadConfig({ text, moduleSchemas: moduleSchemas() });

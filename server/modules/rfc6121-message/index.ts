@@ -11,7 +11,10 @@ type Ctx = ModuleContext<Record<string, never>>;
 async function toBare(ctx: Ctx, ev: StanzaEvent): Promise<void> {
   const type = ev.stanza.attrs.type ?? 'normal';
   if (type === 'error') return;
-  const targets = type === 'headline' ? ctx.sessions.resources(ev.to).filter((s) => s.available && s.priority >= 0) : ctx.sessions.deliverable(ev.to);
+  const targets =
+    type === 'headline'
+      ? ctx.sessions.resources(ev.to).filter((s) => s.available && s.priority >= 0)
+      : ctx.sessions.deliverable(ev.to);
   if (targets.length > 0) {
     // §8.5.2.1.1: groupchat to a bare JID is never delivered.
     if (type === 'groupchat') return bounce(ctx, ev, StanzaError.serviceUnavailable());
@@ -19,7 +22,8 @@ async function toBare(ctx: Ctx, ev: StanzaEvent): Promise<void> {
     return;
   }
   // Only now is a storage read needed: online resources prove the account exists.
-  const exists = ctx.sessions.resources(ev.to).length > 0 || (await ctx.accounts.exists(ev.to.domain, ev.to.local ?? ''));
+  const exists =
+    ctx.sessions.resources(ev.to).length > 0 || (await ctx.accounts.exists(ev.to.domain, ev.to.local ?? ''));
   if (!exists) {
     // §8.5.1: no such account.
     if (type !== 'headline') bounce(ctx, ev, StanzaError.serviceUnavailable());

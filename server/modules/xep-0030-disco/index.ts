@@ -8,10 +8,7 @@ import { NS } from '../../xml/ns.js';
 export default defineModule({
   name: 'disco',
   specs: [{ xep: 30, version: '2.5rc3', status: 'complete' }],
-  options: Type.Object(
-    { name: Type.String({ default: 'Switchboard' }) },
-    { additionalProperties: false },
-  ),
+  options: Type.Object({ name: Type.String({ default: 'Switchboard' }) }, { additionalProperties: false }),
   defaultEnabled: true,
   core: true,
   setup(ctx) {
@@ -23,13 +20,19 @@ export default defineModule({
     ctx.iq('get', NS.DISCO_INFO, 'query', (ev) => {
       // XEP-0030 §3.1: nodes we do not know are item-not-found.
       if (ev.payload.attrs.node) throw StanzaError.itemNotFound();
-      const ids = ctx.disco.identities().map((i) => xml('identity', { category: i.category, type: i.type, name: i.name }));
+      const ids = ctx.disco
+        .identities()
+        .map((i) => xml('identity', { category: i.category, type: i.type, name: i.name }));
       const features = [...new Set(ctx.disco.features())].sort().map((f) => xml('feature', { var: f }));
       return xml('query', { xmlns: NS.DISCO_INFO }, ...ids, ...features);
     });
     ctx.iq('get', NS.DISCO_ITEMS, 'query', (ev) => {
       if (ev.payload.attrs.node) throw StanzaError.itemNotFound();
-      return xml('query', { xmlns: NS.DISCO_ITEMS }, ...ctx.disco.items().map((i) => xml('item', { jid: i.jid, name: i.name })));
+      return xml(
+        'query',
+        { xmlns: NS.DISCO_ITEMS },
+        ...ctx.disco.items().map((i) => xml('item', { jid: i.jid, name: i.name })),
+      );
     });
 
     // The server answers for an account's bare JID (RFC 6121 §8.5.2.1.3); no such account → service-unavailable.
@@ -44,7 +47,12 @@ export default defineModule({
         await accountExists(ev.to.local);
         if (ev.payload.attrs.node) throw StanzaError.itemNotFound();
         const features = [...new Set(ctx.disco.accountFeatures())].sort().map((f) => xml('feature', { var: f }));
-        return xml('query', { xmlns: NS.DISCO_INFO }, xml('identity', { category: 'account', type: 'registered' }), ...features);
+        return xml(
+          'query',
+          { xmlns: NS.DISCO_INFO },
+          xml('identity', { category: 'account', type: 'registered' }),
+          ...features,
+        );
       },
       ['bare', 'self'],
     );

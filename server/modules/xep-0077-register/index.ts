@@ -27,7 +27,13 @@ class RateLimiter {
 }
 
 function registrationForm(instructions: string): Element {
-  return xml('query', { xmlns: NS.REGISTER }, xml('instructions', null, instructions), xml('username'), xml('password'));
+  return xml(
+    'query',
+    { xmlns: NS.REGISTER },
+    xml('instructions', null, instructions),
+    xml('username'),
+    xml('password'),
+  );
 }
 
 export default defineModule({
@@ -69,7 +75,8 @@ export default defineModule({
           if (!username || !password) throw StanzaError.notAcceptable('username and password are required');
           checkPassword(password);
           // XEP-0077 §3.1: limit how many accounts one address may create.
-          if (!limiter.take(ip)) throw new StanzaError('resource-constraint', 'too many registrations from your address', { type: 'wait' });
+          if (!limiter.take(ip))
+            throw new StanzaError('resource-constraint', 'too many registrations from your address', { type: 'wait' });
           await ctx.accounts.create(ctx.host, username, password);
           ctx.log.info({ username, ip }, 'account registered in-band');
           reply(iqResult(stanza));
@@ -86,7 +93,13 @@ export default defineModule({
       NS.REGISTER,
       'query',
       (ev) =>
-        xml('query', { xmlns: NS.REGISTER }, xml('registered'), xml('username', null, ev.from.local ?? ''), xml('password')),
+        xml(
+          'query',
+          { xmlns: NS.REGISTER },
+          xml('registered'),
+          xml('username', null, ev.from.local ?? ''),
+          xml('password'),
+        ),
       ['self', 'host'],
     );
     ctx.iq(
@@ -109,7 +122,8 @@ export default defineModule({
         }
         const username = ev.payload.getChildText('username');
         const password = ev.payload.getChildText('password') ?? '';
-        if (username !== null && username !== undefined && username !== user) throw StanzaError.notAllowed('you can only change your own password');
+        if (username !== null && username !== undefined && username !== user)
+          throw StanzaError.notAllowed('you can only change your own password');
         if (!password) throw StanzaError.badRequest('password is required');
         checkPassword(password);
         await ctx.accounts.setPassword(ctx.host, user, password).catch((err: unknown) => {
