@@ -12,8 +12,11 @@ export interface Origin {
 }
 
 export interface StanzaEvent {
-  /** Incoming stanza with prepared 'from' and 'to'; read-only (DESIGN §9.7). */
-  readonly stanza: Element;
+  /**
+   * The stanza with prepared 'from' and 'to'. Never mutate it (DESIGN §9.7); a handler that must amend it for
+   * the handlers after it (e.g. XEP-0359 stanza-id stamping) assigns a modified copy here instead.
+   */
+  stanza: Element;
   readonly from: Jid;
   readonly to: Jid;
   readonly origin: Origin;

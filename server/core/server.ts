@@ -21,6 +21,7 @@ import { IqTracker } from './iq-tracker.js';
 import type { ModuleDefinition } from './module.js';
 import { ModuleManager, orderModules } from './module-manager.js';
 import { openStorage } from './storage.js';
+import { SUBSYSTEMS, type Subsystem } from './subsystems.js';
 
 export interface ServerOptions {
   config: Config;
@@ -41,6 +42,7 @@ export class Server {
   private readonly iqTracker = new IqTracker();
   private readonly modules: ModuleManager;
   private tls: Awaited<ReturnType<typeof createSecureContexts>> | null = null;
+  private readonly subsystems: Subsystem[] = [];
   private started = false;
 
   private constructor(
@@ -83,6 +85,8 @@ export class Server {
     const storage = opts.storage ?? (await openStorage(opts.config, log));
     const server = new Server(opts.config, storage, log, opts.modules ?? MODULES);
     await server.setupHosts();
+    for (const make of SUBSYSTEMS) server.subsystems.push(make(server));
+    for (const sub of server.subsystems) await sub.setup?.();
     return server;
   }
 
@@ -133,6 +137,10 @@ export class Server {
         this.listeners.push({ type: 'http', tls: 'none', address: l.address, port: h.port, close: h.close });
         continue;
       }
+      if (l.type !== 'c2s') {
+        this.listeners.push(await this.subsystemListener(l));
+        continue;
+      }
       this.listeners.push(
         await listen({
           type: l.type,
@@ -152,7 +160,17 @@ export class Server {
     }
   }
 
-  private tlsOptions() {
+  /** Asks each subsystem (s2s, components, gateways) in turn to open a listener of its own type. */
+  private async subsystemListener(l: Config['listeners'][number]): Promise<BoundListener> {
+    for (const sub of this.subsystems) {
+      const bound = sub.listen ? await sub.listen(l) : null;
+      if (bound) return bound;
+    }
+    throw new Error(`no subsystem opens listeners of type ${l.type}`);
+  }
+
+  /** TLS options for a server-side socket: the default certificate and an SNI callback for per-host ones. */
+  tlsOptions() {
     if (!this.tls) throw new Error('TLS is not loaded');
     return { ...this.tls.options };
   }
@@ -217,6 +235,7 @@ export class Server {
   async stop(): Promise<void> {
     // Sessions first: closing a listener destroys its sockets, which would drop the <system-shutdown/> unsent.
     for (const s of [...this.c2s]) s.close(new StreamError('system-shutdown'));
+    for (const sub of [...this.subsystems].reverse()) await sub.stop?.();
     this.iqTracker.cancelAll();
     await new Promise((r) => setTimeout(r, 50));
     for (const l of this.listeners.splice(0)) await l.close();
