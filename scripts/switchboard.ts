@@ -2,8 +2,8 @@
 // Switchboard command line: start the server and manage accounts (docs/user-guide.md lists the commands).
 import { parseArgs } from 'node:util';
 import { SwitchboardError } from '../server/errors/index.js';
-import { runCheck } from './cli/check.js';
 import { runAccounts } from './cli/accounts.js';
+import { runCheck } from './cli/check.js';
 import { runStart } from './cli/start.js';
 
 const USAGE = `usage:
@@ -55,7 +55,12 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof SwitchboardError) {
       console.error(`error: ${err.message} (${err.code})`);
-      process.exitCode = err.code === 'SB_ERR_CONFIG_INVALID' || err.code === 'SB_ERR_CONFIG_NOT_FOUND' ? 3 : err.code === 'SB_ERR_USAGE' ? 2 : 1;
+      process.exitCode =
+        err.code === 'SB_ERR_CONFIG_INVALID' || err.code === 'SB_ERR_CONFIG_NOT_FOUND'
+          ? 3
+          : err.code === 'SB_ERR_USAGE'
+            ? 2
+            : 1;
     } else if (err instanceof TypeError && 'code' in err && String(err.code).startsWith('ERR_PARSE_ARGS')) {
       console.error(`${err.message}\n${USAGE}`);
       process.exitCode = 2;

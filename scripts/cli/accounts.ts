@@ -17,12 +17,21 @@ function parseUserJid(s: string | undefined, hosts: string[]): { user: string; h
     if (err instanceof JidError) throw new SwitchboardError('SB_ERR_JID_INVALID', `invalid JID "${s}": ${err.message}`);
     throw err;
   }
-  if (jid.local === null || jid.resource !== null) throw new SwitchboardError('SB_ERR_JID_INVALID', `"${s}" is not a user JID (user@host)`);
-  if (!hosts.includes(jid.domain)) throw new SwitchboardError('SB_ERR_JID_INVALID', `${jid.domain} is not a host of this server (${hosts.join(', ')})`);
+  if (jid.local === null || jid.resource !== null)
+    throw new SwitchboardError('SB_ERR_JID_INVALID', `"${s}" is not a user JID (user@host)`);
+  if (!hosts.includes(jid.domain))
+    throw new SwitchboardError(
+      'SB_ERR_JID_INVALID',
+      `${jid.domain} is not a host of this server (${hosts.join(', ')})`,
+    );
   return { user: jid.local, host: jid.domain };
 }
 
-export async function runAccounts(command: 'adduser' | 'passwd' | 'deluser', args: string[], opts: CliOptions): Promise<number> {
+export async function runAccounts(
+  command: 'adduser' | 'passwd' | 'deluser',
+  args: string[],
+  opts: CliOptions,
+): Promise<number> {
   const { config } = cliConfig(opts);
   const hosts = Object.keys(config.hosts);
   const log = pino({ level: 'warn' }, pino.destination(2));
@@ -42,7 +51,11 @@ export async function runAccounts(command: 'adduser' | 'passwd' | 'deluser', arg
     if (command === 'passwd' && !(await accounts.exists(host, user))) {
       throw new SwitchboardError('SB_ERR_ACCOUNT_NOT_FOUND', `no account ${user}@${host}`);
     }
-    const password = await readPassword({ file: opts.passwordFile, prompt: `Password for ${user}@${host}: `, confirm: true });
+    const password = await readPassword({
+      file: opts.passwordFile,
+      prompt: `Password for ${user}@${host}: `,
+      confirm: true,
+    });
     if (command === 'adduser') await accounts.create(host, user, password);
     else await accounts.setPassword(host, user, password);
     console.log(command === 'adduser' ? `created ${user}@${host}` : `password changed for ${user}@${host}`);

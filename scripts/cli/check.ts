@@ -24,7 +24,12 @@ export async function runCheck(opts: CliOptions): Promise<number> {
     for (const [name, pair] of pairs) {
       const info = describeCertificate(pair.cert);
       const days = Math.floor((info.notAfter.getTime() - Date.now()) / 86_400_000);
-      const missing = name === 'default' ? hosts.filter((h) => !material.perHost.has(h) && !covers(info.sans, h)) : covers(info.sans, name) ? [] : [name];
+      const missing =
+        name === 'default'
+          ? hosts.filter((h) => !material.perHost.has(h) && !covers(info.sans, h))
+          : covers(info.sans, name)
+            ? []
+            : [name];
       const bad = days < 0 || missing.length > 0;
       if (bad) problems++;
       console.log(

@@ -8,7 +8,8 @@ export async function runStart(opts: CliOptions): Promise<number> {
   await server.start();
   const hosts = Object.keys(config.hosts);
   console.log(`Switchboard serving ${hosts.join(', ')} (config: ${source}, storage: ${config.storage.driver})`);
-  for (const l of server.listeners) console.log(`  listening: ${l.type} ${l.tls === 'none' ? '' : `(${l.tls}) `}on ${l.address}:${l.port}`);
+  for (const l of server.listeners)
+    console.log(`  listening: ${l.type} ${l.tls === 'none' ? '' : `(${l.tls}) `}on ${l.address}:${l.port}`);
   console.log(`Add a user: npx switchboard adduser alice@${hosts[0]}`);
   await new Promise<void>((resolve) => {
     const stop = (): void => {
