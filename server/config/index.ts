@@ -1,4 +1,6 @@
 // Public surface of the configuration layer; callers import from here, not from the files behind it.
+
+export type { GatewayConfig } from './gateways-schema.js';
 export {
   ConfigError,
   type ConfigProblem,
@@ -8,10 +10,13 @@ export {
   type LoadConfigOptions,
   loadConfig,
 } from './loader.js';
+export type { S2sConfig, S2sListenerConfig, S2sRouteConfig } from './s2s-schema.js';
 export {
   type AuthConfig,
   type C2sListenerConfig,
   type CertPairConfig,
+  type ComponentConfig,
+  type ComponentListenerConfig,
   type Config,
   ConfigSchema,
   type HostConfig,

@@ -7,13 +7,17 @@ import { KindGuard, type TSchema, type TUnion } from '@sinclair/typebox';
 import { Value, type ValueError, ValueErrorType } from '@sinclair/typebox/value';
 import { isNode, LineCounter, parseDocument } from 'yaml';
 import { SwitchboardError } from '../errors/index.js';
+import { checkGateways } from './gateways-schema.js';
+import { checkS2s } from './s2s-schema.js';
 import {
   type Config,
   ConfigSchema,
+  checkComponents,
   checkHosts,
   checkListeners,
   checkTls,
   DISCRIMINATOR,
+  hostnameProblem,
   type ModuleSchemas,
   suggest,
 } from './schema.js';
@@ -124,6 +128,9 @@ function resolveConfig(raw: unknown, ctx: ResolveContext): Config {
   checkHosts(config, ctx.modules, problems);
   checkListeners(config, problems);
   checkTls(config, problems);
+  checkS2s(config, problems);
+  checkComponents(config, problems);
+  checkGateways(config, problems, hostnameProblem);
   config.modules = resolveModules(config.modules, ctx.modules, problems, coercible);
   if (problems.list.length > 0) throw new ConfigError(ctx.source, problems.sorted());
   return config as Config;

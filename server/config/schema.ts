@@ -4,6 +4,8 @@
 import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { type Static, type TLiteral, type TObject, type TSchema, type TUnion, Type } from '@sinclair/typebox';
+import { GatewaysSchema } from './gateways-schema.js';
+import { S2sListenerSchema, S2sSchema } from './s2s-schema.js';
 
 const strict = { additionalProperties: false } as const;
 
@@ -60,7 +62,22 @@ export const HttpListenerSchema = Type.Object(
   strict,
 );
 
-export const LISTENER_SCHEMAS = { c2s: C2sListenerSchema, http: HttpListenerSchema };
+// XEP-0114 component streams carry no TLS and authenticate with a shared secret only: loopback by default.
+export const ComponentListenerSchema = Type.Object(
+  {
+    type: Type.Literal('component'),
+    address: NonEmpty({ default: '127.0.0.1' }),
+    port: Type.Integer({ minimum: 0, maximum: 65535, default: 5347 }),
+  },
+  strict,
+);
+
+export const LISTENER_SCHEMAS = {
+  c2s: C2sListenerSchema,
+  http: HttpListenerSchema,
+  component: ComponentListenerSchema,
+  s2s: S2sListenerSchema,
+};
 export type ListenerType = keyof typeof LISTENER_SCHEMAS;
 export const ListenerSchema = discriminated('type', LISTENER_SCHEMAS);
 
@@ -69,6 +86,8 @@ const DEFAULT_LISTENERS: Static<typeof ListenerSchema>[] = [
   { type: 'c2s', address: '0.0.0.0', port: 5223, tls: 'direct' },
   // Metrics and health stay on loopback by default: they reveal session counts to anyone who can reach them.
   { type: 'http', address: '127.0.0.1', port: 5280 },
+  // RFC 6120 §14.7: federation, STARTTLS on the registered server port (docs/federation.md).
+  { type: 's2s', address: '0.0.0.0', port: 5269, tls: 'starttls' },
 ];
 
 export const TlsSchema = Type.Object(
@@ -101,6 +120,8 @@ export const LimitsSchema = Type.Object(
     // The stream header alone carries up to 7 attributes (RFC 6120 §4.7).
     max_attributes: Type.Integer({ minimum: 8, default: 64 }),
     c2s_timeout_seconds: Type.Integer({ minimum: 1, default: 300 }),
+    // Components relay whole rooms and rosters in one stanza, and are trusted (XEP-0114 §2): a larger limit.
+    component_stanza_bytes: Type.Integer({ minimum: 10000, default: 1048576 }),
   },
   { ...strict, default: {} },
 );
@@ -131,6 +152,17 @@ export const AuthSchema = Type.Object(
   { ...strict, default: {} },
 );
 
+/** External components (XEP-0114), keyed by the domain each one serves. */
+export const ComponentSchema = Type.Object(
+  {
+    /** Shared secret of the XEP-0114 §3 handshake. */
+    secret: NonEmpty(),
+    /** Name shown in the hosts' disco#items (XEP-0030 §4). */
+    name: Type.Optional(NonEmpty()),
+  },
+  strict,
+);
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -149,6 +181,10 @@ export const ConfigSchema = Type.Object(
     limits: LimitsSchema,
     auth: AuthSchema,
     log: LogSchema,
+    s2s: S2sSchema,
+    components: Type.Record(Type.String(), ComponentSchema, { default: {} }),
+    /** In-process gateways (XEP-0100, docs/gateways.md), keyed by the domain each one serves. */
+    gateways: GatewaysSchema,
     /** Per-module options; each value is checked against that module's own schema by the loader. */
     modules: Type.Record(Type.String(), Type.Unknown(), { default: {} }),
   },
@@ -162,6 +198,8 @@ export type CertPairConfig = Static<typeof CertPairSchema>;
 export type ListenerConfig = Static<typeof ListenerSchema>;
 export type C2sListenerConfig = Static<typeof C2sListenerSchema>;
 export type HttpListenerConfig = Static<typeof HttpListenerSchema>;
+export type ComponentListenerConfig = Static<typeof ComponentListenerSchema>;
+export type ComponentConfig = Static<typeof ComponentSchema>;
 export type TlsConfig = Static<typeof TlsSchema>;
 export type StorageConfig = Static<typeof StorageSchema>;
 export type LimitsConfig = Static<typeof LimitsSchema>;
@@ -236,6 +274,23 @@ export function checkListeners(config: Obj, p: ProblemSink): void {
       p.add(['listeners', i, 'tls'], '"none" leaves clients no way to authenticate while tls.require_c2s is true');
     }
   });
+}
+
+/** Component domains (XEP-0114): host names, not local hosts, and reachable through a component listener. */
+export function checkComponents(config: Obj, p: ProblemSink): void {
+  if (!isObj(config.components)) return;
+  const names = Object.keys(config.components);
+  for (const name of names) {
+    const reason = hostnameProblem(name);
+    if (reason) p.add(['components', name], reason);
+    if (isObj(config.hosts) && Object.hasOwn(config.hosts, name)) {
+      p.add(['components', name], 'is also listed under hosts; a domain is served by one or the other');
+    }
+  }
+  const listener = Array.isArray(config.listeners) && config.listeners.some((l) => isObj(l) && l.type === 'component');
+  if (names.length > 0 && !listener) {
+    p.add(['components'], 'components are configured but no listener has type component');
+  }
 }
 
 /** A wildcard address takes the port on every interface (and "::" usually on IPv4 too). */

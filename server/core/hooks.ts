@@ -1,10 +1,15 @@
 // Typed event bus (DESIGN §1): Prosody's event names, declared in HookMap so a misspelt event is a compile error.
 import type { Jid } from '../jid/index.js';
+import type { ClientStream } from '../session/client-stream.js';
 import type { Element } from '../xml/element.js';
+import { DeadlineQueue } from './deadlines.js';
 
-/** Who sent a stanza into the router: a local client session, a peer server, a component or the server itself. */
+/**
+ * Who sent a stanza into the router: a local client session, a peer server, a component, an in-process gateway
+ * (gateways/core: trusted for its own domain, like a component) or the server itself.
+ */
 export interface Origin {
-  readonly kind: 'c2s' | 's2s' | 'component' | 'local';
+  readonly kind: 'c2s' | 's2s' | 'component' | 'gateway' | 'local';
   /** The authenticated full JID (c2s) or domain (s2s, component). */
   readonly jid: Jid | null;
   /** Sends a stanza back over this origin's stream. */
@@ -41,6 +46,16 @@ export interface SessionInfo extends Origin {
   close(error?: import('../errors/index.js').StreamError): void;
 }
 
+/** See HookMap['message-delivered']. */
+export interface MessageDelivered {
+  /** The message as delivered (after every handler's amendments, e.g. an XEP-0359 stanza-id). */
+  readonly stanza: Element;
+  readonly from: Jid;
+  /** The address the message was sent to: the account's bare JID or one of its full JIDs. */
+  readonly to: Jid;
+  readonly sessions: readonly SessionInfo[];
+}
+
 export interface IqEvent extends StanzaEvent {
   /** The single payload child of a get/set iq (RFC 6120 §8.2.3). */
   readonly payload: Element;
@@ -55,6 +70,12 @@ export type IqHooks = { [k: `iq-${'get' | 'set'}/${Target}/${string}`]: IqEvent 
 export interface HookMap extends StanzaHooks, IqHooks {
   /** A message for an account with no available resource (RFC 6121 §8.5.2.2): offline storage claims it. */
   'message/offline': StanzaEvent;
+  /**
+   * A message for a local account went through the RFC 6121 §8.5 delivery rules: `sessions` are the resources
+   * that received `stanza` (empty when offline storage took it). Fired after delivery, by the message module
+   * only, so that features such as carbons (XEP-0280 §7) follow its rules instead of repeating them.
+   */
+  'message-delivered': MessageDelivered;
   /** A client session bound a resource (RFC 6120 §7). */
   'resource-bind': { session: SessionInfo };
   /** A resource sent its initial presence (RFC 6121 §4.2): offline messages are delivered on this. */
@@ -67,6 +88,10 @@ export interface HookMap extends StanzaHooks, IqHooks {
   'authentication-failure': { host: string; username: string | null; ip: string; mechanism: string; condition: string };
   /** Collect stream features offered after authentication (RFC 6120 §4.3.2). */
   'stream-features': { session: { host: string; authenticated: boolean; bound: boolean }; features: Element[] };
+  /** A non-stanza element from an authenticated client (XEP-0198, XEP-0352 nonzas); the taker returns true. */
+  'c2s-nonza': { session: ClientStream; element: Element };
+  /** XEP-0198 §5: a session was resumed on a new transport (XEP-0352 §5.2: its CSI state is active again). */
+  'c2s-resumed': { session: ClientStream };
   /** An account was created or deleted (CLI, in-band registration). */
   'user-created': { host: string; username: string };
   'user-deleted': { host: string; username: string };
@@ -85,25 +110,28 @@ interface Entry {
 
 /** Per-host event bus. Handlers run in priority order (higher first); returning true stops dispatch. */
 export class HookBus {
-  private readonly handlers = new Map<string, Entry[]>();
+  /** Handler lists are never changed in place (copy on write), so `fire` can walk one without copying it. */
+  private readonly handlers = new Map<string, readonly Entry[]>();
+  private readonly deadlines: DeadlineQueue;
+
   constructor(
     private readonly onError: (event: string, owner: string, err: unknown) => void,
-    private readonly timeoutMs = 10_000,
-  ) {}
+    timeoutMs = 10_000,
+  ) {
+    this.deadlines = new DeadlineQueue(timeoutMs);
+  }
 
   on<K extends HookName>(event: K, fn: Handler<HookMap[K]>, priority = 0, owner = 'core'): () => void {
-    const list = this.handlers.get(event) ?? [];
     const entry: Entry = { fn: fn as Handler<never>, priority, owner };
-    list.push(entry);
     // Stable sort keeps registration order among equal priorities.
-    list.sort((a, b) => b.priority - a.priority);
+    const list = [...(this.handlers.get(event) ?? []), entry].sort((a, b) => b.priority - a.priority);
     this.handlers.set(event, list);
     return () => {
       const cur = this.handlers.get(event);
-      if (!cur) return;
-      const i = cur.indexOf(entry);
-      if (i >= 0) cur.splice(i, 1);
-      if (cur.length === 0) this.handlers.delete(event);
+      if (!cur?.includes(entry)) return;
+      const rest = cur.filter((e) => e !== entry);
+      if (rest.length === 0) this.handlers.delete(event);
+      else this.handlers.set(event, rest);
     };
   }
 
@@ -115,11 +143,11 @@ export class HookBus {
   async fire<K extends HookName>(event: K, data: HookMap[K]): Promise<boolean> {
     const list = this.handlers.get(event);
     if (!list) return false;
-    for (const entry of list.slice()) {
+    for (const entry of list) {
       let r: ReturnType<Handler<never>>;
       try {
         r = (entry.fn as Handler<HookMap[K]>)(data);
-        if (r instanceof Promise) r = await withTimeout(r, this.timeoutMs, `${event} handler of ${entry.owner}`);
+        if (r instanceof Promise) r = await this.deadlines.race(r, () => new HandlerTimeout(`${event} handler of ${entry.owner}`));
       } catch (err) {
         this.onError(event, entry.owner, err);
         throw err;

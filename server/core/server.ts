@@ -1,5 +1,6 @@
 // The composition root (DESIGN §1): the only place that wires configuration, storage, routing and listeners.
 import type { Logger } from 'pino';
+import type { DriverDefinition } from '../../gateways/core/driver.js';
 import type { StorageDriver } from '../../storage/api/index.js';
 import type { Config } from '../config/index.js';
 import { StreamError } from '../errors/index.js';
@@ -29,6 +30,8 @@ export interface ServerOptions {
   storage?: StorageDriver;
   log?: Logger;
   modules?: readonly ModuleDefinition[];
+  /** Gateway drivers (DESIGN §6); defaults to gateways/registry.ts. Tests inject their own. */
+  gatewayDrivers?: readonly DriverDefinition[];
 }
 
 export class Server {
@@ -44,6 +47,8 @@ export class Server {
   private tls: Awaited<ReturnType<typeof createSecureContexts>> | null = null;
   private readonly subsystems: Subsystem[] = [];
   private started = false;
+  /** The drivers the gateway subsystem may instantiate; undefined: the shipped registry. */
+  gatewayDrivers: readonly DriverDefinition[] | undefined;
 
   private constructor(
     readonly config: Config,
@@ -85,6 +90,7 @@ export class Server {
     const storage = opts.storage ?? (await openStorage(opts.config, log));
     const server = new Server(opts.config, storage, log, opts.modules ?? MODULES);
     await server.setupHosts();
+    server.gatewayDrivers = opts.gatewayDrivers;
     for (const make of SUBSYSTEMS) server.subsystems.push(make(server));
     for (const sub of server.subsystems) await sub.setup?.();
     return server;
@@ -206,7 +212,9 @@ export class Server {
       maxAuthFailures: 3,
       maxResources: 32,
       negotiationTimeoutMs: limits.c2s_timeout_seconds * 1000,
-      nonza: async () => false,
+      // XEP-0198 and XEP-0352 nonzas go to the modules of the session's host.
+      nonza: (session, element) =>
+        this.hosts.get(session.host)?.fire('c2s-nonza', { session, element }) ?? Promise.resolve(false),
       onOpen: () => m.sessions.inc({ type: 'c2s' }),
       onClose: (session, error) => this.sessionClosed(session, error),
       countIn: (kind) => m.stanzas.inc({ direction: 'in', kind }),

@@ -1,7 +1,10 @@
 // Parts of the server beyond client streams — federation, external components, gateways — each wired to the
 // Server here, in an explicit list (DESIGN §3: no scanning). A subsystem may open listeners of its own types
 // (config `listeners[].type`), add routes to the route table, and install the router's remote sender.
+import { gatewaySubsystem } from '../../gateways/core/subsystem.js';
+import { componentSubsystem } from '../component/index.js';
 import type { ListenerConfig } from '../config/index.js';
+import { createFederation } from '../s2s/federation.js';
 import type { BoundListener } from '../stream/listeners.js';
 import type { Server } from './server.js';
 
@@ -17,4 +20,4 @@ export interface Subsystem {
 
 export type SubsystemFactory = (server: Server) => Subsystem;
 
-export const SUBSYSTEMS: readonly SubsystemFactory[] = [];
+export const SUBSYSTEMS: readonly SubsystemFactory[] = [componentSubsystem, gatewaySubsystem, createFederation];

@@ -170,11 +170,14 @@ export type StreamErrorCondition =
 export class StreamError extends Error {
   readonly condition: StreamErrorCondition;
   readonly text: string | undefined;
-  constructor(condition: StreamErrorCondition, text?: string) {
+  /** Application-specific condition element (RFC 6120 §4.9.4), optional. */
+  readonly appCondition: Element | undefined;
+  constructor(condition: StreamErrorCondition, text?: string, opts: { app?: Element } = {}) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StreamError';
     this.condition = condition;
     this.text = text;
+    this.appCondition = opts.app;
   }
   /** The <stream:error/> element (RFC 6120 §4.9.2). */
   toElement(): Element {
@@ -182,6 +185,7 @@ export class StreamError extends Error {
       'stream:error',
       null,
       xml(this.condition, { xmlns: NS.STREAMS_ERR }),
+      this.appCondition ?? null,
       this.text ? xml('text', { xmlns: NS.STREAMS_ERR, 'xml:lang': 'en' }, this.text) : null,
     );
   }

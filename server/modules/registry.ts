@@ -13,8 +13,12 @@ import register from './xep-0077-register/index.js';
 import version from './xep-0092-version/index.js';
 import offline from './xep-0160-offline/index.js';
 import blocking from './xep-0191-blocking/index.js';
+import sm from './xep-0198-sm/index.js';
 import ping from './xep-0199-ping/index.js';
 import time from './xep-0202-time/index.js';
+import carbons from './xep-0280-carbons/index.js';
+import mam from './xep-0313-mam/index.js';
+import csi from './xep-0352-csi/index.js';
 
 export const MODULES: readonly ModuleDefinition[] = [
   iq,
@@ -32,6 +36,10 @@ export const MODULES: readonly ModuleDefinition[] = [
   vcard,
   offline,
   blocking,
+  sm,
+  csi,
+  mam,
+  carbons,
 ] as ModuleDefinition[];
 
 export function moduleSchemas(): Record<string, ModuleDefinition['options']> {

@@ -24,6 +24,11 @@ export const REDACTED_PATHS = [
   '*.sasl',
   'authorization',
   '*.authorization',
+  // XEP-0114 component secrets and handshake digests (a digest and its stream id allow offline guessing).
+  'secret',
+  '*.secret',
+  'handshake',
+  '*.handshake',
 ];
 
 /** `destination` overrides stdout / `file`; tests pass a stream to read the lines back. */

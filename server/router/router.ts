@@ -1,6 +1,6 @@
 // Router.route (DESIGN §4): one lookup by domain, then local dispatch, component/gateway delivery or s2s.
 import type { Logger } from 'pino';
-import type { Origin } from '../core/hooks.js';
+import type { Origin, StanzaEvent } from '../core/hooks.js';
 import type { LocalHost } from '../core/host.js';
 import { StanzaError } from '../errors/index.js';
 import { Jid, JidError } from '../jid/index.js';
@@ -56,15 +56,18 @@ export class Router {
     // Stanzas from local users (sent by their clients or by the server on their behalf) first pass the
     // sender's host 'pre-*' events, where outbound policy such as blocking (XEP-0191 §3.3) applies.
     const sender =
-      origin.kind !== 's2s' && origin.kind !== 'component' && from.local !== null
+      origin.kind !== 's2s' && origin.kind !== 'component' && origin.kind !== 'gateway' && from.local !== null
         ? this.hosts.get(from.domain)
         : undefined;
     if (sender) {
       const target = to.local === null ? 'host' : to.resource !== null ? 'full' : from.bareEquals(to) ? 'self' : 'bare';
       const event = `pre-${stanza.name as 'message' | 'presence' | 'iq'}/${target}` as const;
       if (sender.bus.has(event)) {
-        return sender.bus.fire(event, { stanza, from, to, origin }).then(
-          (claimed) => (claimed ? undefined : this.deliver(stanza, from, to, origin, started)),
+        // A handler may replace ev.stanza with an amended copy (e.g. without a forged XEP-0359 stanza-id); what
+        // is routed on is the event's stanza, never a mutated original (DESIGN §9.7).
+        const ev: StanzaEvent = { stanza, from, to, origin };
+        return sender.bus.fire(event, ev).then(
+          (claimed) => (claimed ? undefined : this.deliver(ev.stanza, from, to, origin, started)),
           (err: unknown) => this.bounce(stanza, sender.toStanzaError(err, event), origin),
         );
       }

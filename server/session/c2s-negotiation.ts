@@ -38,7 +38,7 @@ export interface C2SDeps {
   maxAuthFailures: number;
   maxResources: number;
   negotiationTimeoutMs: number;
-  /** Handles a non-stanza element after binding (stream management, CSI); resolves true when claimed. */
+  /** Handles a non-stanza element after authentication (stream management, CSI); resolves true when claimed. */
   nonza(session: C2SSession, el: Element): Promise<boolean>;
   onOpen(session: C2SSession): void;
   onClose(session: C2SSession, error?: string): void;
@@ -128,8 +128,15 @@ export function handleNegotiation(s: C2SSession, el: Element): Promise<void> | u
     if (s.authUser) return handleBind(s, el);
     return unauthenticatedIq(s, el);
   }
+  // Between authentication and binding, extensions may take their elements: XEP-0198 §5 <resume/> belongs here.
+  if (s.authUser && ns !== undefined && ns !== NS.CLIENT) return extensionBeforeBind(s, el);
   s.close(new StreamError('not-authorized', 'authenticate and bind a resource first'));
   return undefined;
+}
+
+async function extensionBeforeBind(s: C2SSession, el: Element): Promise<void> {
+  if (await s.deps.nonza(s, el)) return;
+  s.close(new StreamError('not-authorized', 'bind a resource first'));
 }
 
 async function startTls(s: C2SSession): Promise<void> {

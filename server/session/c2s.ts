@@ -1,17 +1,19 @@
-// A client-to-server stream (RFC 6120): transport, framing, the serial inbound queue and stanza checks.
+// A client-to-server stream (RFC 6120): transport, framing, the serial inbound queue, stanza checks and the
+// outbound filter chain. With XEP-0198 resumption a bound session can outlive its transport ("hibernating") and
+// later take over the transport of a new stream.
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import type { SessionInfo } from '../core/hooks.js';
-import { StanzaError, StreamError } from '../errors/index.js';
-import { Jid, JidError } from '../jid/index.js';
-import { errorReply, mayBounce, withAddresses } from '../router/stanza.js';
+import { type StanzaError, StreamError } from '../errors/index.js';
+import { Jid } from '../jid/index.js';
 import type { SaslMechanism } from '../stream/sasl/index.js';
 import type { Element } from '../xml/element.js';
 import { XmlFramer } from '../xml/framer.js';
 import { NS } from '../xml/ns.js';
 import { bindResource, type C2SDeps, handleNegotiation, sendFeatures, validateHeader } from './c2s-negotiation.js';
+import { clientErrorReply, handleStanza } from './c2s-stanza.js';
+import { type ClientStream, OutboundChain, type OutboundFilter } from './client-stream.js';
 
 const CLOSE = Symbol('close');
 type QueueItem = Element | typeof CLOSE;
@@ -20,12 +22,14 @@ const HIGH_WATER = 512;
 const LOW_WATER = 64;
 /** Bytes queued towards a client that does not read before its stream is dropped. */
 const MAX_WRITE_BUFFER = 16 * 1024 * 1024;
+/** Stream errors the client did not cause: the stream is unfinished, and a resumable session survives (XEP-0198 §7). */
+const SERVER_FAULTS: ReadonlySet<string> = new Set(['internal-server-error']);
 
-export class C2SSession implements SessionInfo {
+export class C2SSession implements ClientStream {
   readonly kind = 'c2s' as const;
   readonly id = randomBytes(9).toString('base64url');
   readonly state = new Map<string, unknown>();
-  readonly ip: string;
+  ip: string;
   socket: Socket;
   secure: boolean;
   /** Domain named in the first stream header; restarts must keep it. */
@@ -39,12 +43,19 @@ export class C2SSession implements SessionInfo {
   sasl: { mech: SaslMechanism; name: string } | null = null;
   saslFailures = 0;
   log: Logger;
+  onStanzaHandled: (() => void) | null = null;
+  onTransportLost: ((reason: string) => boolean) | null = null;
+  /** The session the framer delivers to: re-pointed when a resumed session takes the transport (XEP-0198 §5). */
+  private input: { session: C2SSession } = { session: this };
   private framer: XmlFramer;
   private headerSent = false;
   private closed = false;
+  private hibernation = false;
   private discarding = false;
   private readonly queue: QueueItem[] = [];
   private running = false;
+  private idleWaiters: (() => void)[] = [];
+  private readonly outbound = new OutboundChain((el) => this.emit(el));
   private readonly negotiationTimer: NodeJS.Timeout;
 
   constructor(
@@ -83,15 +94,16 @@ export class C2SSession implements SessionInfo {
   }
 
   private makeFramer(): XmlFramer {
+    const input = this.input;
     return new XmlFramer(this.deps.limits, {
-      streamOpen: (name, attrs) => this.onStreamOpen(name, attrs),
-      stanza: (el) => this.onElement(el),
+      streamOpen: (name, attrs) => input.session.onStreamOpen(name, attrs),
+      stanza: (el) => input.session.onElement(el),
       // RFC 6120 §5.4.3.3: a close that followed <starttls/> in plaintext is discarded like any other input.
       streamClose: () => {
-        if (!this.discarding) this.enqueue(CLOSE);
+        if (!input.session.discarding) input.session.enqueue(CLOSE);
       },
       error: (condition, text) => {
-        if (!this.discarding) this.close(new StreamError(condition, text));
+        if (!input.session.discarding) input.session.close(new StreamError(condition, text));
       },
     });
   }
@@ -141,6 +153,11 @@ export class C2SSession implements SessionInfo {
     if (!this.running) void this.drain();
   }
 
+  whenIdle(): Promise<void> {
+    if (!this.running) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
   /** RFC 6120 §10.1: stanzas from one stream are processed in the order received. */
   private async drain(): Promise<void> {
     this.running = true;
@@ -153,74 +170,27 @@ export class C2SSession implements SessionInfo {
         }
         const r = this.handle(item);
         if (r) await r;
+        // XEP-0198 §4: a stanza counts as handled once the server has taken responsibility for it.
+        if (this.onStanzaHandled && this.boundJid && isStanza(item)) this.onStanzaHandled();
         if (this.queue.length < LOW_WATER && !this.discarding && this.socket.isPaused()) this.socket.resume();
       }
     } catch (err) {
       this.fail(err);
     } finally {
       this.running = false;
+      for (const w of this.idleWaiters.splice(0)) w();
     }
   }
 
   private handle(el: Element): Promise<void> | undefined | void {
     if (!this.boundJid) return handleNegotiation(this, el);
-    return this.handleStanza(el);
-  }
-
-  private handleStanza(el: Element): Promise<void> | undefined {
-    const ns = el.attrs.xmlns;
-    if (ns !== undefined && ns !== NS.CLIENT) {
-      return this.deps.nonza(this, el).then((handled) => {
-        if (!handled) this.close(new StreamError('unsupported-stanza-type', `unexpected <${el.name}/> in ${ns}`));
-      });
-    }
-    if (el.name !== 'message' && el.name !== 'presence' && el.name !== 'iq') {
-      this.close(new StreamError('unsupported-stanza-type', `<${el.name}/> is not a stanza`));
-      return undefined;
-    }
-    const full = this.jid;
-    // RFC 6120 §8.1.2.1: the server stamps 'from'; a client claiming another address is refused (§4.9.3.9).
-    const claimed = el.attrs.from;
-    if (claimed !== undefined && claimed !== full.toString() && claimed !== full.bareString) {
-      const parsed = Jid.tryParse(claimed);
-      if (!parsed || !(parsed.equals(full) || parsed.equals(full.bare()))) {
-        this.close(new StreamError('invalid-from', 'from does not match the bound JID'));
-        return undefined;
-      }
-    }
-    let to: string;
-    if (el.attrs.to === undefined) {
-      // RFC 6120 §10.3: a stanza without 'to' is handled by the server on behalf of the account.
-      to = full.bareString;
-    } else {
-      try {
-        to = Jid.parse(el.attrs.to).toString();
-      } catch (err) {
-        if (!(err instanceof JidError)) throw err;
-        this.replyError(el, StanzaError.jidMalformed(err.message));
-        return undefined;
-      }
-    }
-    if (el.name === 'iq' && !validIq(el)) {
-      this.replyError(el, StanzaError.badRequest('iq needs an id and a type of get, set, result or error'));
-      return undefined;
-    }
-    this.deps.countIn(el.name);
-    return this.deps.router.route(withAddresses(el, full.toString(), to), this);
+    return handleStanza(this, el);
   }
 
   /** Answers a stanza the client sent with an error, directly on this stream. */
   replyError(el: Element, err: StanzaError): void {
-    // RFC 6120 §8.3.1: an error stanza, or an iq result, is never answered with an error.
-    if (!mayBounce(el)) return;
-    const reply = errorReply(el, err);
-    if (this.boundJid) reply.attrs.to = this.boundJid.toString();
-    delete reply.attrs.from;
-    // The error comes from the addressee; a 'to' that is not a JID is not echoed into 'from' (RFC 6120 §8.1.2
-    // requires JIDs there), so the server answers in its own name.
-    const to = el.attrs.to;
-    if (to !== undefined) reply.attrs.from = Jid.tryParse(to) ? to : (this.streamHost ?? this.deps.defaultHost);
-    this.send(reply);
+    const reply = clientErrorReply(this, el, err);
+    if (reply) this.send(reply);
   }
 
   /** Completes resource binding (RFC 6120 §7) and registers the session. */
@@ -230,14 +200,34 @@ export class C2SSession implements SessionInfo {
     bindResource(this);
   }
 
+  /** Sends a stanza (or, during negotiation, any element) through the outbound filters to the wire. */
   send(el: Element): void {
-    if (this.closed) return;
+    this.outbound.send(el);
+  }
+
+  addFilter(f: OutboundFilter): void {
+    this.outbound.add(f);
+  }
+  removeFilter(f: OutboundFilter): void {
+    this.outbound.remove(f);
+  }
+  forward(from: OutboundFilter, el: Element): void {
+    this.outbound.forward(from, el);
+  }
+
+  sendDirect(el: Element): void {
+    this.write(el.toString());
+  }
+
+  /** The end of the filter chain: what reaches it is serialized and written. */
+  private emit(el: Element): void {
+    if (this.closed || this.hibernation) return;
     this.deps.countOut(el.name);
     this.write(el.toString());
   }
 
   write(data: string): void {
-    if (this.closed || this.socket.destroyed) return;
+    if (this.closed || this.hibernation || this.socket.destroyed) return;
     this.socket.write(data);
     // A client that stops reading must not make the server buffer without bound.
     if (this.socket.writableLength > MAX_WRITE_BUFFER) {
@@ -278,9 +268,16 @@ export class C2SSession implements SessionInfo {
     this.close(new StreamError('internal-server-error'));
   }
 
-  /** Closes the stream, with a stream error when given (RFC 6120 §4.4, §4.9). */
+  /**
+   * Closes the stream, with a stream error when given (RFC 6120 §4.4, §4.9). A hibernating session ends for good.
+   * A resumable session closed for a fault of the server's keeps hibernating (XEP-0198 §5).
+   */
   close(error?: StreamError): void {
     if (this.closed) return;
+    if (this.hibernation) {
+      this.end(error ? error.condition : 'ended while hibernating');
+      return;
+    }
     if (error) {
       this.log.info({ condition: error.condition, text: error.text }, 'stream error');
       this.deps.countStreamError(error.condition);
@@ -288,6 +285,11 @@ export class C2SSession implements SessionInfo {
       this.write(error.toElement().toString());
     }
     this.write('</stream:stream>');
+    if (error && SERVER_FAULTS.has(error.condition) && this.isBound && this.onTransportLost?.(error.condition)) {
+      this.detachTransport();
+      this.hibernation = true;
+      return;
+    }
     this.closed = true;
     this.queue.length = 0;
     this.socket.end();
@@ -299,18 +301,90 @@ export class C2SSession implements SessionInfo {
     return this.closed;
   }
 
+  get hibernating(): boolean {
+    return this.hibernation;
+  }
+
   private onSocketClosed(): void {
     const wasOpen = !this.closed;
+    // XEP-0198 §7: a stream that was not closed cleanly is unfinished; a resumable session stays bound.
+    if (wasOpen && this.isBound && this.onTransportLost?.('connection lost')) {
+      this.queue.length = 0;
+      this.hibernation = true;
+      return;
+    }
     this.closed = true;
     this.queue.length = 0;
     clearTimeout(this.negotiationTimer);
     this.deps.onClose(this, wasOpen ? 'connection lost' : undefined);
   }
+
+  /** A hibernating session ends: it is unbound like a session whose connection was lost. */
+  private end(reason: string): void {
+    this.hibernation = false;
+    this.closed = true;
+    this.queue.length = 0;
+    this.deps.onClose(this, reason);
+  }
+
+  /** Lets go of the current transport without ending the session; its remaining input is dropped. */
+  private detachTransport(): void {
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error after detach'));
+    this.queue.length = 0;
+    socket.end();
+    setTimeout(() => socket.destroy(), 2000).unref();
+  }
+
+  adoptTransport(other: ClientStream, greet: () => void): void {
+    if (!(other instanceof C2SSession) || other === this) throw new Error('not another client stream');
+    if (this.closed) throw new Error('the session has ended');
+    if (!this.hibernation) {
+      // XEP-0198 §5: the old stream, still open, is closed with a conflict stream error.
+      this.deps.countStreamError('conflict');
+      this.write(
+        `${new StreamError('conflict', 'the session was resumed on another stream').toElement()}</stream:stream>`,
+      );
+      this.detachTransport();
+    }
+    this.hibernation = false;
+    const leftover = other.release();
+    this.socket = other.socket;
+    this.secure = other.secure;
+    this.ip = other.ip;
+    this.framer = other.framer;
+    this.input = other.input;
+    this.input.session = this;
+    this.attach(this.socket);
+    greet();
+    // Whatever the client pipelined after <resume/> is processed here, after the greeting.
+    for (const item of leftover) this.enqueue(item);
+  }
+
+  /** Gives the transport away to a resumed session: this stream ends without a word of its own. */
+  private release(): QueueItem[] {
+    const socket = this.socket;
+    socket.removeAllListeners('data');
+    socket.removeAllListeners('close');
+    socket.removeAllListeners('error');
+    clearTimeout(this.negotiationTimer);
+    this.closed = true;
+    const rest = this.queue.splice(0);
+    this.deps.onClose(this);
+    return rest;
+  }
 }
 
-function validIq(el: Element): boolean {
-  const t = el.attrs.type;
-  return el.attrs.id !== undefined && (t === 'get' || t === 'set' || t === 'result' || t === 'error');
+function isStanza(item: QueueItem): boolean {
+  if (item === CLOSE) return false;
+  const ns = item.attrs.xmlns;
+  return (
+    (ns === undefined || ns === NS.CLIENT) &&
+    (item.name === 'message' || item.name === 'presence' || item.name === 'iq')
+  );
 }
 
 function escapeAttr(s: string): string {

@@ -31,7 +31,12 @@ export async function loginAll(
  * Logs in over STARTTLS. PLAIN (inside TLS) rather than xmpp.js's default SCRAM-SHA-1: its SCRAM is pure
  * JavaScript and takes most of a second per login, which these conversation specs cannot afford by the dozen.
  */
-export async function login(srv: TestServer, username: string, resource = 'r1'): Promise<ClientSession> {
+export async function login(
+  srv: TestServer,
+  username: string,
+  resource = 'r1',
+  opts: { streamManagement?: boolean } = {},
+): Promise<ClientSession> {
   const c = await startClient({
     port: srv.port,
     dataDir: srv.dataDir,
@@ -39,6 +44,7 @@ export async function login(srv: TestServer, username: string, resource = 'r1'):
     password: `${username}-secret`,
     resource,
     mechanism: 'PLAIN',
+    ...opts,
   });
   noDelay(c);
   return c;

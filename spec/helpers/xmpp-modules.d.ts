@@ -46,7 +46,9 @@ declare module '@xmpp/client' {
     status: string;
     socket: unknown;
     iqCaller: IqCaller;
-    reconnect: { stop(): void; start(): void };
+    reconnect: { stop(): void; start(): void; reconnect(): Promise<void> };
+    /** @xmpp/stream-management (XEP-0198): emits 'resumed' after a successful <resume/>. */
+    streamManagement: EventEmitter & { enabled: boolean; id: string; inbound: number };
     start(): Promise<XmppJid>;
     stop(): Promise<void>;
     send(el: Element): Promise<void>;

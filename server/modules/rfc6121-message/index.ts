@@ -1,6 +1,6 @@
 // RFC 6121 §8.5 message delivery rules for local accounts (the parts that need no roster).
 import { Type } from '@sinclair/typebox';
-import type { StanzaEvent } from '../../core/hooks.js';
+import type { SessionInfo, StanzaEvent } from '../../core/hooks.js';
 import { defineModule, type ModuleContext } from '../../core/module.js';
 import { StanzaError } from '../../errors/index.js';
 import { errorReply } from '../../router/stanza.js';
@@ -19,7 +19,7 @@ async function toBare(ctx: Ctx, ev: StanzaEvent): Promise<void> {
     // §8.5.2.1.1: groupchat to a bare JID is never delivered.
     if (type === 'groupchat') return bounce(ctx, ev, StanzaError.serviceUnavailable());
     for (const s of targets) s.send(ev.stanza);
-    return;
+    return delivered(ctx, ev, targets);
   }
   // Only now is a storage read needed: online resources prove the account exists.
   const exists =
@@ -32,8 +32,21 @@ async function toBare(ctx: Ctx, ev: StanzaEvent): Promise<void> {
   // §8.5.2.2: no available resource.
   if (type === 'headline') return;
   if (type === 'groupchat') return bounce(ctx, ev, StanzaError.serviceUnavailable());
-  if (await ctx.fire('message/offline', ev)) return;
+  if (await ctx.fire('message/offline', ev)) return delivered(ctx, ev, []);
   bounce(ctx, ev, StanzaError.serviceUnavailable());
+}
+
+/**
+ * Tells the modules that follow delivery (carbons, XEP-0280 §7) who got the message. Awaited, so that what they
+ * send keeps the order of the messages (RFC 6120 §10.1); their failure is logged, never bounced: the message
+ * itself was delivered.
+ */
+async function delivered(ctx: Ctx, ev: StanzaEvent, sessions: readonly SessionInfo[]): Promise<void> {
+  try {
+    await ctx.fire('message-delivered', { stanza: ev.stanza, from: ev.from, to: ev.to, sessions });
+  } catch (err) {
+    ctx.log.error({ err }, 'a message-delivered handler failed');
+  }
 }
 
 function bounce(ctx: Ctx, ev: StanzaEvent, err: StanzaError): void {
@@ -55,6 +68,7 @@ export default defineModule({
         const session = ctx.sessions.get(ev.to);
         if (session) {
           session.send(ev.stanza);
+          await delivered(ctx, ev, [session]);
           return true;
         }
         // §8.5.3.2.1: otherwise chat and normal are treated as sent to the bare JID; headline is dropped.

@@ -55,6 +55,8 @@ export default defineModule({
     };
     ctx.hook('pre-presence/bare', outboundHook, -100);
     ctx.hook('pre-presence/full', outboundHook, -100);
+    // Contacts may be bare domains (a gateway or a component in the roster, XEP-0100 §4.1.1): the same rules.
+    ctx.hook('pre-presence/host', outboundHook, -100);
 
     // Inbound: presence addressed to a user of this host, from anywhere.
     ctx.hook('presence/bare', (ev) => inboundPresence(deps, ev, 'bare').then(() => true), -100);

@@ -43,6 +43,7 @@ describe('config loader', () => {
         { type: 'c2s', address: '0.0.0.0', port: 5222, tls: 'starttls' },
         { type: 'c2s', address: '0.0.0.0', port: 5223, tls: 'direct' },
         { type: 'http', address: '127.0.0.1', port: 5280 },
+        { type: 's2s', address: '0.0.0.0', port: 5269, tls: 'starttls' },
       ]);
       assert.deepEqual(c.tls, { self_signed: true, min_version: 'TLSv1.2', require_c2s: true });
       assert.deepEqual(c.storage, { driver: 'sqlite', path: join('data', 'switchboard.sqlite') });
@@ -52,6 +53,7 @@ describe('config loader', () => {
         max_depth: 32,
         max_attributes: 64,
         c2s_timeout_seconds: 300,
+        component_stanza_bytes: 1048576,
       });
       assert.deepEqual(c.auth.mechanisms, [
         'SCRAM-SHA-256-PLUS',
@@ -68,7 +70,7 @@ describe('config loader', () => {
     it('defaultConfig() serves localhost with every default', () => {
       const c = defaultConfig();
       assert.deepEqual(Object.keys(c.hosts), ['localhost']);
-      assert.equal(c.listeners.length, 3);
+      assert.equal(c.listeners.length, 4);
       assert.deepEqual(c.modules, {});
     });
 
@@ -122,7 +124,7 @@ hosts:
     tls: { cert: a.pem }
 listeners:
   - { type: c2s, port: 70000, tls: bogus }
-  - { type: s2s, port: 5269 }
+  - { type: smtp, port: 25 }
   - { port: 1 }
   - 5
 storage: { driver: postgres }
@@ -141,7 +143,7 @@ data_dir: ''
         'limits.max_depth: must be >= 4',
         'listeners[0].port: must be <= 65535',
         'listeners[0].tls: must be one of: starttls, direct, none',
-        'listeners[1].type: must be one of: c2s, http',
+        'listeners[1].type: must be one of: c2s, http, component, s2s',
         'listeners[2].type: is required',
         'listeners[3]: must be a mapping (got a number)',
         'log.level: must be one of: fatal, error, warn, info, debug, trace, silent',

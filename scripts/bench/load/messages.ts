@@ -1,0 +1,188 @@
+// One-to-one messages between pairs of held connections: closed-loop peak throughput (each sender keeps a
+// fixed window of messages in flight, refilled as its receiver gets them) and open-loop latency at a fixed rate.
+import { performance } from 'node:perf_hooks';
+import { SampleBuffer, percentileSorted } from '../stats.js';
+import { childText } from '../xml-scan.js';
+import type { Conn } from './conn.js';
+
+const PAYLOAD = 'The quick brown fox jumps over the lazy dog; a benchmark message.';
+
+interface Pair {
+  sender: Conn;
+  receiver: Conn;
+}
+
+/** Builds what a sender writes for one message: an XMPP stanza, or a relay frame around the same stanza. */
+function encode(p: Pair, body: string): string | Buffer {
+  if (p.sender.target.mode === 'xmpp') return `<message to='${p.receiver.jid}' type='chat'><body>${body}</body></message>`;
+  const stanza = `<message from='${p.sender.user}' to='${p.receiver.user}' type='chat'><body>${body}</body></message>`;
+  const len = Buffer.byteLength(stanza, 'latin1');
+  const frame = Buffer.allocUnsafe(8 + len);
+  frame.writeUInt32BE(len, 0);
+  frame.writeUInt32BE(p.receiver.index, 4);
+  frame.write(stanza, 8, 'latin1');
+  return frame;
+}
+
+function repeat(one: string | Buffer, k: number): string | Buffer {
+  if (k === 1) return one;
+  return typeof one === 'string' ? one.repeat(k) : Buffer.concat(Array.from({ length: k }, () => one));
+}
+
+function concat(parts: (string | Buffer)[]): string | Buffer {
+  if (parts.length === 1) return parts[0] as string | Buffer;
+  return typeof parts[0] === 'string' ? parts.join('') : Buffer.concat(parts as Buffer[]);
+}
+
+function makePairs(conns: Conn[], n: number): Pair[] {
+  if (conns.length < 2 * n) throw new Error(`need ${2 * n} connections for ${n} pairs, have ${conns.length}`);
+  return Array.from({ length: n }, (_, i) => ({ sender: conns[2 * i] as Conn, receiver: conns[2 * i + 1] as Conn }));
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function drain(done: () => boolean, timeoutMs: number): Promise<void> {
+  const until = performance.now() + timeoutMs;
+  while (!done() && performance.now() < until) await sleep(20);
+}
+
+export interface ThroughputResult {
+  perSec: number;
+  sent: number;
+  delivered: number;
+  /** Messages sent but never received, after a drain period. */
+  lost: number;
+  /** Share of one core the load generator used during the measured window. */
+  loadgenCpu: number;
+  /** The measured window on the machine's monotonic clock (process.hrtime, ns), for cutting a CPU profile. */
+  windowNs: [string, string];
+}
+
+export async function throughput(conns: Conn[], o: { pairs: number; window: number; warmupMs: number; measureMs: number }): Promise<ThroughputResult> {
+  const pairs = makePairs(conns, o.pairs);
+  const one = pairs.map((p) => encode(p, PAYLOAD));
+  const pending = new Int32Array(pairs.length);
+  let running = true;
+  let scheduled = false;
+  let sent = 0;
+  let delivered = 0;
+  let counted = 0;
+  const flush = (): void => {
+    scheduled = false;
+    for (let i = 0; i < pairs.length; i++) {
+      const k = pending[i] as number;
+      if (k === 0) continue;
+      pending[i] = 0;
+      sent += k;
+      (pairs[i] as Pair).sender.write(repeat(one[i] as string | Buffer, k));
+    }
+  };
+  const start = performance.now();
+  const from = start + o.warmupMs;
+  const to = from + o.measureMs;
+  pairs.forEach((p, i) => {
+    p.receiver.onStanza = (c, xml) => {
+      if (!xml.startsWith('<message')) return;
+      delivered++;
+      if (c.recvAt >= from && c.recvAt < to) counted++;
+      if (!running) return;
+      pending[i] = (pending[i] as number) + 1;
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    };
+  });
+  for (let i = 0; i < pairs.length; i++) pending[i] = o.window;
+  flush();
+  await sleep(o.warmupMs);
+  const cpu0 = process.cpuUsage();
+  const wall0 = performance.now();
+  const ns0 = process.hrtime.bigint();
+  await sleep(o.measureMs);
+  const ns1 = process.hrtime.bigint();
+  const cpu = process.cpuUsage(cpu0);
+  const loadgenCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
+  running = false;
+  await drain(() => delivered >= sent, 15_000);
+  for (const p of pairs) p.receiver.onStanza = null;
+  return { perSec: counted / (o.measureMs / 1000), sent, delivered, lost: sent - delivered, loadgenCpu, windowNs: [String(ns0), String(ns1)] };
+}
+
+export interface LatencyResult {
+  rate: number;
+  achievedRate: number;
+  count: number;
+  lost: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+  loadgenCpu: number;
+}
+
+export async function latency(conns: Conn[], o: { pairs: number; rate: number; warmupMs: number; durationMs: number }): Promise<LatencyResult> {
+  const pairs = makePairs(conns, o.pairs);
+  const total = Math.max(1, Math.round((o.rate * (o.warmupMs + o.durationMs)) / 1000));
+  const interval = 1000 / o.rate;
+  const samples = new SampleBuffer(Math.round((o.rate * o.durationMs) / 1000) + 16);
+  const start = performance.now() + 20;
+  const measureFrom = start + o.warmupMs;
+  let received = 0;
+  for (const p of pairs) {
+    p.receiver.onStanza = (c, xml) => {
+      if (!xml.startsWith('<message')) return;
+      received++;
+      const body = childText(xml, 'body');
+      const t = body === undefined ? Number.NaN : Number.parseFloat(body.slice(1));
+      if (t >= measureFrom) samples.push(c.recvAt - t);
+    };
+  }
+  let sent = 0;
+  let cpu0 = process.cpuUsage();
+  let wall0 = performance.now();
+  let lastSend = 0;
+  await new Promise<void>((resolve) => {
+    const batches = new Map<Pair, (string | Buffer)[]>();
+    const tick = (): void => {
+      const now = performance.now();
+      if (sent === 0 || (now >= measureFrom && wall0 < measureFrom)) {
+        cpu0 = process.cpuUsage();
+        wall0 = now;
+      }
+      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
+      while (sent < due) {
+        const p = pairs[sent % pairs.length] as Pair;
+        const intended = start + sent * interval;
+        let list = batches.get(p);
+        if (!list) batches.set(p, (list = []));
+        list.push(encode(p, `t${intended.toFixed(3)} ${PAYLOAD}`));
+        sent++;
+      }
+      for (const [p, list] of batches) p.sender.write(concat(list));
+      batches.clear();
+      lastSend = now;
+      if (sent < total) setTimeout(tick, Math.max(0, Math.min(1, start + sent * interval - performance.now())));
+      else resolve();
+    };
+    setTimeout(tick, Math.max(0, start - performance.now()));
+  });
+  const cpu = process.cpuUsage(cpu0);
+  const loadgenCpu = (cpu.user + cpu.system) / 1000 / Math.max(1, lastSend - wall0);
+  await drain(() => received >= sent, 10_000);
+  for (const p of pairs) p.receiver.onStanza = null;
+  const sorted = samples.sorted();
+  return {
+    rate: o.rate,
+    achievedRate: (sent / Math.max(1, lastSend - start)) * 1000,
+    count: sorted.length,
+    lost: sent - received,
+    p50: percentileSorted(sorted, 50),
+    p90: percentileSorted(sorted, 90),
+    p99: percentileSorted(sorted, 99),
+    p999: percentileSorted(sorted, 99.9),
+    max: percentileSorted(sorted, 100),
+    loadgenCpu,
+  };
+}

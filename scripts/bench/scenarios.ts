@@ -1,0 +1,226 @@
+// The scenarios, as the harness drives them: start load generators, send them commands, read the server's
+// RSS and CPU time around each phase, and collect one figure per run.
+import { CoreHolder } from './core-holder.js';
+import { LoadGen } from './loadgen-client.js';
+import type { LoginReply } from './loadgen.js';
+import type { LatencyResult, ThroughputResult } from './load/messages.js';
+import type { PresenceChangeResult } from './load/presence.js';
+import type { Target } from './load/conn.js';
+import type { Scale } from './options.js';
+import { BENCH_DOMAIN, BENCH_HOST, type BenchUsers, type Launcher, LOADGEN_CORE, SERVER_CORE, type ServerHandle, sleep } from './servers/common.js';
+import { summarize } from './stats.js';
+
+export type Log = (msg: string) => void;
+
+export interface LoginFigures {
+  perSec: number[];
+  serverCpuMsPerLogin: number[];
+  loadgenCpu: number[];
+  failed: number;
+  tls: string;
+}
+
+export interface IdleStep {
+  sessions: number;
+  bytesPerSession: number[];
+  rssBytes: number[];
+}
+
+export interface IdleFigures {
+  baseRssBytes: number[];
+  steps: IdleStep[];
+  failed: number;
+}
+
+export interface MessageFigures {
+  peak: number[];
+  serverCpuUsPerMsg: number[];
+  loadgenCpuAtPeak: number[];
+  lost: number;
+  latencyRate: number;
+  p50: number[];
+  p99: number[];
+  p999: number[];
+  latencyLost: number;
+  loadgenCpuAtRate: number[];
+}
+
+export interface PresenceFigures {
+  /** Login with initial presence of every user until every contact's presence arrived. */
+  loginMs: number[];
+  changeMs: number[];
+  changePerSec: number[];
+  delivered: number[];
+  expected: number;
+  complete: boolean;
+  duplicates: number;
+}
+
+/** Loopback source addresses for the generator's connections (127/8 is all loopback on Linux). */
+const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
+
+export function targetOf(server: ServerHandle, users: BenchUsers): Target {
+  return { mode: server.mode, host: BENCH_HOST, port: server.port, domain: BENCH_DOMAIN, password: users.credentials.password, sourceAddresses: SOURCES };
+}
+
+function login(lg: LoadGen, target: Target, users: string[], firstIndex: number, concurrency: number, expectPresence = 0): Promise<LoginReply> {
+  return lg.send<LoginReply>({ cmd: 'login', target, users, firstIndex, concurrency, presence: true, ...(expectPresence ? { expectPresence } : {}) });
+}
+
+function checkLogin(r: LoginReply, what: string): void {
+  if (r.failed > 0) throw new Error(`${what}: ${r.failed} login(s) failed, e.g. ${r.errors.join('; ')}`);
+}
+
+export async function runLogin(server: ServerHandle, users: BenchUsers, s: Scale, log: Log): Promise<LoginFigures> {
+  const lg = await LoadGen.start(process.cwd());
+  const target = targetOf(server, users);
+  const list = users.general.slice(0, s.loginUsers);
+  const out: LoginFigures = { perSec: [], serverCpuMsPerLogin: [], loadgenCpu: [], failed: 0, tls: '' };
+  try {
+    // Warm-up (not measured): the generator derives the SCRAM keys once, the server fills its caches and JIT.
+    checkLogin(await login(lg, target, list, 0, s.loginConcurrency), 'warm-up');
+    await lg.send({ cmd: 'close' });
+    for (let run = 1; run <= s.runs; run++) {
+      await sleep(1000);
+      const cpu0 = server.cpuMs();
+      const r = await login(lg, target, list, 0, s.loginConcurrency);
+      const cpu = server.cpuMs() - cpu0;
+      out.failed += r.failed;
+      out.tls = r.tlsProtocol;
+      out.perSec.push(r.perSec);
+      out.serverCpuMsPerLogin.push(cpu / Math.max(1, r.ok));
+      out.loadgenCpu.push(r.loadgenCpu);
+      log(`  login run ${run}: ${r.perSec.toFixed(0)}/s, server ${(cpu / r.ok).toFixed(2)} ms CPU per login, ${r.failed} failed`);
+      await lg.send({ cmd: 'close' });
+    }
+  } finally {
+    await lg.exit();
+  }
+  return out;
+}
+
+async function steadyRss(server: ServerHandle, samples = 5): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    if (i > 0) await sleep(1000);
+    values.push(server.rss());
+  }
+  return summarize(values).median;
+}
+
+/** Idle sessions: a fresh server per run; RSS read at each step, after the sessions have settled. */
+export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, log: Log): Promise<IdleFigures> {
+  const out: IdleFigures = { baseRssBytes: [], steps: s.idleSteps.map((n) => ({ sessions: n, bytesPerSession: [], rssBytes: [] })), failed: 0 };
+  for (let run = 1; run <= s.runs; run++) {
+    const server = await launcher.start();
+    const gens: LoadGen[] = [];
+    try {
+      await sleep(2000);
+      const base = await steadyRss(server, 3);
+      out.baseRssBytes.push(base);
+      for (let k = 0; k < s.idleProcs; k++) gens.push(await LoadGen.start(process.cwd()));
+      const target = targetOf(server, users);
+      let held = 0;
+      for (const step of out.steps) {
+        const slice = users.general.slice(held, step.sessions);
+        const per = Math.ceil(slice.length / gens.length);
+        const replies = await Promise.all(
+          gens.map((lg, k) => login(lg, target, slice.slice(k * per, (k + 1) * per), held + k * per, Math.ceil(s.loginConcurrency / gens.length))),
+        );
+        for (const r of replies) checkLogin(r, `idle ${step.sessions}`);
+        held = step.sessions;
+        await sleep(3000);
+        const rss = await steadyRss(server);
+        step.rssBytes.push(rss);
+        step.bytesPerSession.push((rss - base) / step.sessions);
+        log(`  idle run ${run}: ${step.sessions} sessions, RSS ${(rss / 2 ** 20).toFixed(1)} MiB (base ${(base / 2 ** 20).toFixed(1)}), ${((rss - base) / step.sessions / 1024).toFixed(1)} KiB/session`);
+      }
+      await Promise.all(gens.map((lg) => lg.send({ cmd: 'close' })));
+    } finally {
+      await Promise.all(gens.map((lg) => lg.exit()));
+      await server.stop();
+    }
+  }
+  return out;
+}
+
+/** Peak throughput over `runs` runs, then latency at half the median peak. */
+export async function runMessages(server: ServerHandle, users: BenchUsers, s: Scale, log: Log): Promise<MessageFigures> {
+  const lg = await LoadGen.start(process.cwd());
+  const out: MessageFigures = {
+    peak: [],
+    serverCpuUsPerMsg: [],
+    loadgenCpuAtPeak: [],
+    lost: 0,
+    latencyRate: 0,
+    p50: [],
+    p99: [],
+    p999: [],
+    latencyLost: 0,
+    loadgenCpuAtRate: [],
+  };
+  try {
+    checkLogin(await login(lg, targetOf(server, users), users.general.slice(0, 2 * s.pairs), 0, s.loginConcurrency), 'messages');
+    for (let run = 1; run <= s.runs; run++) {
+      const cpu0 = server.cpuMs();
+      const r = await lg.send<ThroughputResult>({ cmd: 'throughput', pairs: s.pairs, window: s.window, warmupMs: s.warmupMs, measureMs: s.measureMs });
+      const cpu = server.cpuMs() - cpu0;
+      out.peak.push(r.perSec);
+      out.serverCpuUsPerMsg.push((cpu * 1000) / Math.max(1, r.delivered));
+      out.loadgenCpuAtPeak.push(r.loadgenCpu);
+      out.lost += r.lost;
+      log(`  messages run ${run}: ${r.perSec.toFixed(0)}/s delivered, server ${((cpu * 1000) / r.delivered).toFixed(1)} µs CPU per message, generator at ${(r.loadgenCpu * 100).toFixed(0)}% of its core, ${r.lost} lost`);
+      await sleep(500);
+    }
+    out.latencyRate = Math.max(1, Math.round(summarize(out.peak).median / 2));
+    for (let run = 1; run <= s.runs; run++) {
+      const holder = CoreHolder.start([LOADGEN_CORE, SERVER_CORE]);
+      let r: LatencyResult;
+      try {
+        r = await lg.send<LatencyResult>({ cmd: 'latency', pairs: s.pairs, rate: out.latencyRate, warmupMs: s.warmupMs, durationMs: s.latencyMs });
+      } finally {
+        await holder.stop();
+      }
+      out.p50.push(r.p50);
+      out.p99.push(r.p99);
+      out.p999.push(r.p999);
+      out.latencyLost += r.lost;
+      out.loadgenCpuAtRate.push(r.loadgenCpu);
+      log(`  latency run ${run} at ${out.latencyRate}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost`);
+      await sleep(500);
+    }
+    await lg.send({ cmd: 'close' });
+  } finally {
+    await lg.exit();
+  }
+  return out;
+}
+
+export async function runPresence(server: ServerHandle, users: BenchUsers, s: Scale, log: Log): Promise<PresenceFigures> {
+  const expected = users.presence.length * users.contacts;
+  const out: PresenceFigures = { loginMs: [], changeMs: [], changePerSec: [], delivered: [], expected, complete: true, duplicates: 0 };
+  for (let run = 1; run <= s.runs; run++) {
+    const lg = await LoadGen.start(process.cwd());
+    try {
+      const r = await login(lg, targetOf(server, users), users.presence, 0, s.loginConcurrency, expected);
+      checkLogin(r, 'presence');
+      const p = r.presence;
+      if (!p) throw new Error('no presence figures');
+      const c = await lg.send<PresenceChangeResult>({ cmd: 'presence-change', expected, timeoutMs: 60_000 });
+      out.loginMs.push(p.complete ? p.elapsedMs : Number.NaN);
+      out.changeMs.push(c.complete ? c.elapsedMs : Number.NaN);
+      out.changePerSec.push(c.complete ? c.perSec : Number.NaN);
+      out.delivered.push(p.delivered, c.delivered);
+      out.complete &&= p.complete && c.complete;
+      out.duplicates += p.raw - p.delivered + (c.raw - c.delivered);
+      log(
+        `  presence run ${run}: login+initial ${p.elapsedMs.toFixed(0)} ms (${p.delivered}/${expected} contacts' presence, ${p.raw - p.delivered} duplicates), change ${c.elapsedMs.toFixed(0)} ms (${c.delivered}/${expected}, ${c.perSec.toFixed(0)}/s)`,
+      );
+      await lg.send({ cmd: 'close' });
+    } finally {
+      await lg.exit();
+    }
+    await sleep(1000);
+  }
+  return out;
+}

@@ -1,0 +1,92 @@
+// Switchboard under test: its own process (node --import tsx scripts/switchboard.ts start), SQLite storage
+// (the default driver), STARTTLS with the shared certificate, the login throttle effectively off.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../../../server/config/index.js';
+import { openStorage } from '../../../server/core/storage.js';
+import { moduleSchemas } from '../../../server/modules/registry.js';
+import {
+  BENCH_DOMAIN,
+  BENCH_HOST,
+  type BenchUsers,
+  contactsOf,
+  freePort,
+  type Launcher,
+  rssOf,
+  cpuMsOf,
+  SERVER_CORE,
+  type ServerHandle,
+  type StartOptions,
+  spawnPinned,
+  stopChild,
+  waitForPort,
+} from './common.js';
+
+/** Beyond the core modules (iq, message, presence, roster, disco, legacy_session) that always load. */
+export const SWITCHBOARD_MODULES = ['disco', 'ping', 'version', 'time', 'last', 'private', 'vcard', 'offline', 'blocking', 'carbons', 'csi', 'sm'];
+
+export function switchboardLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
+  const dir = join(opts.dir, 'switchboard');
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'switchboard.yaml');
+  let port = 0;
+
+  const yaml = (p: number): string =>
+    [
+      // The same feature set in all three servers; MAM is left out everywhere (it is off by default in Prosody and
+      // ejabberd, and archiving every message would measure storage writes, not routing).
+      `hosts:\n  ${BENCH_DOMAIN}: { modules: [${SWITCHBOARD_MODULES.join(', ')}] }`,
+      `listeners:\n  - { type: c2s, address: ${BENCH_HOST}, port: ${p}, tls: starttls }`,
+      `tls: { cert: ${JSON.stringify(opts.cert)}, key: ${JSON.stringify(opts.key)}, self_signed: false }`,
+      `storage: { driver: sqlite, path: ${JSON.stringify(join(dir, 'switchboard.sqlite'))} }`,
+      `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
+      // A benchmark logs thousands of sessions in from one address: the failure throttle must never bite.
+      'auth:\n  throttle: { max_failures: 100000000, window_seconds: 1, lockout_seconds: 0 }',
+      `log: { level: warn, file: ${JSON.stringify(join(dir, 'switchboard.log'))} }`,
+    ].join('\n');
+
+  return {
+    name: 'switchboard',
+    version() {
+      const pkg = JSON.parse(readFileSync(join(opts.repo, 'package.json'), 'utf8')) as { version: string };
+      return `${pkg.version} (Node ${process.versions.node})`;
+    },
+
+    async prepare(users: BenchUsers) {
+      port = await freePort();
+      writeFileSync(configFile, yaml(port));
+      const config = loadConfig({ file: configFile, moduleSchemas: moduleSchemas() });
+      const storage = await openStorage(config, pino({ level: 'warn' }));
+      try {
+        const c = users.credentials;
+        const cred = (k: { storedKey: Buffer; serverKey: Buffer }) => ({ salt: Buffer.from(c.salt, 'ascii'), iterations: c.iterations, ...k });
+        const scram = { sha1: cred(c.sha1), sha256: cred(c.sha256) };
+        const all = [...users.general, ...users.presence].map((username) => ({ username, scram }));
+        await storage.accounts.createMany(BENCH_DOMAIN, all);
+        // The roster module keeps one keyval document 'roster' per user (server/modules/rfc6121-roster/codec.ts).
+        const rosters = storage.keyval<unknown>('roster');
+        for (const [i, user] of users.presence.entries()) {
+          const items: Record<string, { subscription: 'both'; groups: string[] }> = {};
+          for (const contact of contactsOf(users, i)) items[`${contact}@${BENCH_DOMAIN}`] = { subscription: 'both', groups: [] };
+          await rosters.set(BENCH_DOMAIN, user, { ver: 1, items, pending: {} });
+        }
+      } finally {
+        await storage.close();
+      }
+    },
+
+    async start(startOpts: StartOptions = {}): Promise<ServerHandle> {
+      const nodeArgs = startOpts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', startOpts.cpuProfDir] : [];
+      const child = spawnPinned(
+        SERVER_CORE,
+        process.execPath,
+        [...nodeArgs, '--import', 'tsx', 'scripts/switchboard.ts', 'start', '--config', configFile],
+        { cwd: opts.repo, log: join(dir, 'stdout.log') },
+      );
+      await waitForPort(port, 60_000, child);
+      const pid = child.pid as number;
+      return { name: 'switchboard', pid, port, mode: 'xmpp', rss: () => rssOf(pid), cpuMs: () => cpuMsOf(pid), stop: () => stopChild(child) };
+    },
+  };
+}
