@@ -33,6 +33,8 @@ export const IrcServerSchema = Type.Object(
     tls_verify: Type.Optional(Type.Boolean()),
     /** PEM file of extra CA certificates to trust for this server. */
     ca_file: Type.Optional(NonEmpty()),
+    /** Name to send in SNI and to verify the certificate against, when `host` is an address; default: host. */
+    tls_name: Type.Optional(NonEmpty()),
   },
   strict,
 );
@@ -118,7 +120,13 @@ export function createIrcDriver(ctx: DriverContext<IrcOptions>): GatewayDriver<I
     return {
       host: s.host ?? server,
       port: s.port ?? (useTls ? 6697 : 6667),
-      tls: useTls ? { rejectUnauthorized: s.tls_verify ?? true, ...(ca ? { ca } : {}) } : false,
+      tls: useTls
+        ? {
+            rejectUnauthorized: s.tls_verify ?? true,
+            ...(ca ? { ca } : {}),
+            ...(s.tls_name ? { servername: s.tls_name } : {}),
+          }
+        : false,
       nick: cred.nick,
       username: o.username,
       realname: o.realname,

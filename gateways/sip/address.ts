@@ -3,18 +3,22 @@
 //   percent-decoded (RFC 3261 §19.1.2) and the GRUU `gr` parameter (RFC 5627) carrying the XMPP resource.
 // - XEP-0100 §6.3 contacts on the gateway domain: the canonical legacy id `sip:alice@pbx.example` ⇄ the unescaped
 //   localpart `alice@pbx.example`; the framework adds XEP-0106 escaping (`alice\40pbx.example@sip.example.com`).
+
+import { escapeLocal, Jid, JidError, unescapeLocal } from '../../server/jid/index.js';
 import type { AddressCodec, LegacyId } from '../core/driver.js';
-import { escapeLocal, Jid, JidError } from '../../server/jid/index.js';
 import { parseNameAddr } from './syntax.js';
 import { aorOf, formatSipUri, parseSipUri, type SipUri } from './uri.js';
 
-/** RFC 7247 §6.1: an XMPP address as a SIP URI; the resource becomes the GRUU `gr` parameter (RFC 5627 §3.1). */
+/**
+ * RFC 7247 §6.1: an XMPP address as a SIP URI; the resource becomes the GRUU `gr` parameter (RFC 5627 §3.1). XEP-0106
+ * escapes in the localpart are undone first, so that the mapping is the inverse of sipUriToJid().
+ */
 export function jidToSipUri(jid: Jid): string {
   const params = new Map<string, string | null>();
   if (jid.resource !== null) params.set('gr', jid.resource);
   return formatSipUri({
     scheme: 'sip',
-    ...(jid.local !== null ? { user: jid.local } : {}),
+    ...(jid.local !== null ? { user: unescapeLocal(jid.local) } : {}),
     host: jid.domain,
     params,
   });
@@ -102,7 +106,12 @@ export function sipAddressCodec(): AddressCodec {
 }
 
 /** The same-domain XMPP user a request addressed to `uri` is for (mode "domain"), or null. */
-export function localUserFor(uri: SipUri, gatewayDomain: string, aliases: readonly string[], xmppDomain?: string): Jid | null {
+export function localUserFor(
+  uri: SipUri,
+  gatewayDomain: string,
+  aliases: readonly string[],
+  xmppDomain?: string,
+): Jid | null {
   if (isGatewayHost(uri.host, gatewayDomain, aliases)) {
     if (!xmppDomain || uri.user === undefined) return null;
     return sipUriToJid({ ...uri, host: xmppDomain });

@@ -11,6 +11,7 @@ import {
   type SipLimits,
   type SipMessage,
   SipParseError,
+  salvage,
 } from './message.js';
 
 export type FrameEvent =
@@ -60,7 +61,9 @@ export class SipStreamFramer {
     }
     const end = b.indexOf('\r\n\r\n');
     if (end < 0) {
-      if (b.length > this.limits.maxHeaderBytes) return this.fatal(new SipParseError('header section too large', 513));
+      if (b.length > this.limits.maxHeaderBytes) {
+        return this.fatal(new SipParseError('header section too large', 513, salvage(b)));
+      }
       return null;
     }
     let head: ReturnType<typeof parseHead>;

@@ -5,15 +5,15 @@
 // - SIP → XMPP messages carry no type (RFC 7572 §5: `normal`, the default of RFC 6121 §5.2.2)
 // - over UDP a MESSAGE must stay under 1300 bytes (RFC 3428 §4 via RFC 3261 §18.1.1): longer bodies go over a
 //   congestion-controlled transport, or are split when there is none.
+import { FORBIDDEN_CHAR } from '../../server/xml/chars.js';
 import type { LegacyMessage } from '../core/driver.js';
 import { decodeText, type SipHeaders } from './message.js';
 
 /** RFC 3261 §18.1.1 / RFC 3428 §4: the largest request the gateway sends over UDP. */
 export const UDP_MESSAGE_LIMIT = 1300;
 
-/** XML 1.0 §2.2 Char: what an XMPP body can carry. */
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are exactly the characters XML forbids
-const NOT_XML_CHAR = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** XML 1.0 §2.2 Char: what an XMPP body cannot carry (a fatal UTF-8 decoder never yields lone surrogates). */
+const NOT_XML_CHAR = new RegExp(FORBIDDEN_CHAR.source, 'g');
 
 /** RFC 5646 language tag (loose form check): what Content-Language and xml:lang may carry. */
 const LANG = /^[A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*$/;

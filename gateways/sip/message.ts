@@ -185,7 +185,7 @@ export interface SipHead {
  * starts with SP or HTAB continues the previous field. Throws SipParseError.
  */
 export function parseHead(head: Buffer, limits: SipLimits = DEFAULT_LIMITS): SipHead {
-  if (head.length > limits.maxHeaderBytes) throw new SipParseError('header section too large', 513);
+  if (head.length > limits.maxHeaderBytes) throw new SipParseError('header section too large', 513, salvage(head));
   let text: string;
   try {
     text = utf8.decode(head);
@@ -261,8 +261,11 @@ function checkRequired(h: SipHead): void {
  * present; a Content-Length larger than what arrived is an error (400).
  */
 export function parseDatagram(buf: Buffer, limits: SipLimits = DEFAULT_LIMITS): SipMessage {
-  if (buf.length > limits.maxMessageBytes) throw new SipParseError('message too large', 513);
+  if (buf.length > limits.maxMessageBytes) throw new SipParseError('message too large', 513, salvage(buf));
   const end = buf.indexOf('\r\n\r\n');
+  if ((end < 0 ? buf.length : end) > limits.maxHeaderBytes) {
+    throw new SipParseError('header section too large', 513, salvage(buf));
+  }
   const head = parseHead(end < 0 ? trimCrlf(buf) : buf.subarray(0, end), limits);
   let body = end < 0 ? Buffer.alloc(0) : buf.subarray(end + 4);
   const cl = contentLength(head.headers);
@@ -273,6 +276,36 @@ export function parseDatagram(buf: Buffer, limits: SipLimits = DEFAULT_LIMITS): 
     body = body.subarray(0, cl);
   }
   return build(head, Buffer.from(body));
+}
+
+/** The fields a response must copy (RFC 3261 §8.2.6.2), read from the first lines of an oversized message. */
+const COPIED: ReadonlySet<string> = new Set(['Via', 'From', 'To', 'Call-ID', 'CSeq']);
+
+/**
+ * What can be read of an oversized message to answer it (513 Message Too Large, RFC 3261 §21.5.11): the start
+ * line and the Via, From, To, Call-ID and CSeq fields among the first 8 KB, when they are well-formed.
+ */
+export function salvage(buf: Buffer): SipParseError['head'] {
+  const text = buf.subarray(0, 8192).toString('latin1');
+  const lines = text.split('\r\n');
+  const first = lines.shift() ?? '';
+  const m = REQUEST_LINE.exec(first);
+  if (!m) return undefined;
+  const headers = new SipHeaders();
+  for (const line of lines) {
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = canonicalName(line.slice(0, colon).trim());
+    const value = line.slice(colon + 1).trim();
+    if (COPIED.has(name) && value.length < 1024 && !CONTROL.test(value) && /^[\x20-\x7e]*$/.test(value)) {
+      headers.add(name, value);
+    }
+  }
+  for (const name of COPIED) if (!headers.has(name)) return undefined;
+  const cseq = parseCSeq(headers.get('CSeq') ?? '');
+  if (!cseq || !parseVia(headers.all('Via')[0] ?? '')) return undefined;
+  return { request: true, method: m[1] ?? '', headers };
 }
 
 function trimCrlf(b: Buffer): Buffer {

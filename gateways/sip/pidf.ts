@@ -7,8 +7,8 @@
 // - one tuple per XMPP resource; tuple ids are xs:ID (RFC 3863 §4.1.4), which cannot start with a digit.
 // Reading is by namespace, never by prefix (a peer may write `<rpid:away/>` or `<r:away/>` or a default namespace).
 import { createHash } from 'node:crypto';
-import type { LegacyPresence, PresenceShow } from '../core/driver.js';
 import { type Element, xml } from '../../server/xml/element.js';
+import type { LegacyPresence, PresenceShow } from '../core/driver.js';
 import { parseXmlDocument } from './xmldoc.js';
 
 export const NS_PIDF = 'urn:ietf:params:xml:ns:pidf';
@@ -98,7 +98,7 @@ export interface ParsedPidf {
 /** Reads a PIDF body; null when it is not a well-formed PIDF document (RFC 3863 §4.1.1 root `presence`). */
 export function parsePidf(body: Buffer): ParsedPidf | null {
   const root = parseXmlDocument(body);
-  if (!root || !root.is('presence', NS_PIDF)) return null;
+  if (!root?.is('presence', NS_PIDF)) return null;
   const tuples = root.getChildren('tuple', NS_PIDF);
   const parsed = tuples.map((t) => ({
     el: t,

@@ -20,7 +20,8 @@ export interface SipUri {
 const USER_SAFE = /[A-Za-z0-9\-_.!~*'()&=+$,;?/]/;
 const PASSWORD_SAFE = /[A-Za-z0-9\-_.!~*'()&=+$,]/;
 const PARAM_SAFE = /[A-Za-z0-9\-_.!~*'()[\]/:&+$]/;
-const HOST = /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/;
+const HOST =
+  /^(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*\.?)$/;
 
 /** Percent-decodes (RFC 3261 §19.1.2) as UTF-8; null on a bad escape or invalid UTF-8. */
 export function percentDecode(s: string): string | null {

@@ -2,8 +2,9 @@
 // bodies get the same treatment as XMPP input (DESIGN §4): restricted XML (no DTD, entities, PIs or comments),
 // UTF-8 only, bounded size, depth and attribute count. The framer expects a stream, so the document's root
 // element is read as the single child of a synthetic one.
-import { XmlFramer } from '../../server/xml/framer.js';
+
 import type { Element } from '../../server/xml/element.js';
+import { XmlFramer } from '../../server/xml/framer.js';
 
 export interface XmlDocLimits {
   readonly maxBytes: number;

@@ -55,9 +55,10 @@ async function attempt<T>(result: ServerResult, scenario: string, fn: () => Prom
 
 async function benchServer(l: Launcher, users: BenchUsers, o: BenchOptions): Promise<ServerResult> {
   const name = l.name as ServerName;
-  const result: ServerResult = { name, version: l.version(), errors: {} };
-  log(`${name} ${result.version}: preparing accounts and rosters`);
+  log(`${name}: preparing accounts and rosters`);
   await l.prepare(users);
+  const result: ServerResult = { name, version: l.version(), errors: {} };
+  log(`${name} ${result.version}`);
   const xmpp = name !== 'relay';
   if (xmpp && o.only.has('idle')) result.idle = await attempt(result, 'idle', () => runIdle(l, users, o.scale, log));
   const needsServer = o.only.has('messages') || (xmpp && (o.only.has('login') || o.only.has('presence')));

@@ -43,9 +43,13 @@ export function newestProfile(dir: string): string | undefined {
   return files[0] === undefined ? undefined : join(dir, files[0]);
 }
 
+const BUILD_DIR = '.tmp/bench-build/';
+
 function shortUrl(url: string, root: string): string {
   let u = url.replace(/^file:\/\//, '');
   if (u.startsWith(root)) u = u.slice(root.length + 1);
+  // The server runs from its tsc output (servers/switchboard.ts): paths as in the tree, compiled line numbers.
+  if (u.startsWith(BUILD_DIR)) u = u.slice(BUILD_DIR.length);
   const nm = u.lastIndexOf('node_modules/');
   return nm >= 0 ? u.slice(nm + 'node_modules/'.length) : u;
 }

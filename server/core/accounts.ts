@@ -24,14 +24,18 @@ async function deriveAsync(password: string, hash: ScramHash, iterations: number
 
 export interface AccountEvents {
   created(host: string, username: string): Promise<void>;
+  /** Runs before the account's data is deleted, while it can still be read (its roster, for instance). */
+  deleting(host: string, username: string): Promise<void>;
   deleted(host: string, username: string): Promise<void>;
 }
+
+const NO_EVENTS: AccountEvents = { created: async () => {}, deleting: async () => {}, deleted: async () => {} };
 
 export class AccountService {
   constructor(
     private readonly store: AccountStore,
     private readonly iterations: number,
-    private readonly events: AccountEvents = { created: async () => {}, deleted: async () => {} },
+    private readonly events: AccountEvents = NO_EVENTS,
   ) {}
 
   /** RFC 7622 §3.3 localpart preparation; throws SB_ERR_JID_INVALID. */
@@ -88,8 +92,16 @@ export class AccountService {
     if (!ok) throw new SwitchboardError('SB_ERR_ACCOUNT_NOT_FOUND', `no account ${user}@${host}`);
   }
 
+  /**
+   * Deletes an account and all its data (AccountStore.delete). The 'deleting' event comes first, so that
+   * listeners still find what they need (XEP-0077 §3.2: the subscriptions in the roster are cancelled), and only
+   * for an account that exists.
+   */
   async delete(host: string, username: string): Promise<void> {
     const user = this.prepareUsername(username);
+    if (!(await this.store.exists(host, user)))
+      throw new SwitchboardError('SB_ERR_ACCOUNT_NOT_FOUND', `no account ${user}@${host}`);
+    await this.events.deleting(host, user);
     const ok = await this.store.delete(host, user);
     if (!ok) throw new SwitchboardError('SB_ERR_ACCOUNT_NOT_FOUND', `no account ${user}@${host}`);
     await this.events.deleted(host, user);

@@ -1,29 +1,34 @@
 // Deadlines for hook handlers (DESIGN §3: each handler runs under a timeout). A timer per call (setTimeout plus
 // Promise.race plus finally) was a tenth of Switchboard's CPU time when routing messages (docs/benchmarks.md).
-// All deadlines of one queue have the same length, so they expire in the order they were added: one FIFO and one
-// timer for the oldest entry serve them all. Entries settle mostly in order too, and leave from the head.
+// All deadlines of one queue have the same length, so they expire in the order they were added: a linked list in
+// that order and one timer for its oldest entry serve them all, and an entry that settles unlinks itself in O(1).
+// Unlike a timer per call, the shared timer is unref'd: a handler that never settles does not keep the process up.
 
 interface Entry {
   at: number;
+  reject: (err: unknown) => void;
+  onTimeout: () => Error;
+  prev: Entry | null;
+  next: Entry | null;
   done: boolean;
-  fail: () => void;
 }
 
 export class DeadlineQueue {
-  private items: Entry[] = [];
-  private head = 0;
+  private first: Entry | null = null;
+  private last: Entry | null = null;
+  private count = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly ms: number) {}
 
-  /**
-   * Settles like `p`, or rejects with `onTimeout()` when `p` has not settled within the queue's time. The
-   * returned promise is never the one passed in.
-   */
+  /** Settles like `p`, or rejects with `onTimeout()` when `p` has not settled within the queue's time. */
   race<T>(p: Promise<T>, onTimeout: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { at: performance.now() + this.ms, done: false, fail: () => reject(onTimeout()) };
-      this.items.push(entry);
+      const entry: Entry = { at: performance.now() + this.ms, reject, onTimeout, prev: this.last, next: null, done: false };
+      if (this.last) this.last.next = entry;
+      else this.first = entry;
+      this.last = entry;
+      this.count++;
       if (this.timer === null) this.arm(this.ms);
       p.then(
         (v) => {
@@ -36,52 +41,44 @@ export class DeadlineQueue {
     });
   }
 
-  /** Pending deadlines (for tests). */
+  /** Deadlines not yet settled or expired. */
   get size(): number {
-    let n = 0;
-    for (let i = this.head; i < this.items.length; i++) if (!this.items[i]!.done) n++;
-    return n;
+    return this.count;
   }
 
-  /** Marks an entry settled; false when its deadline had already passed. */
+  /** Unlinks an entry; false when its deadline had already passed. */
   private settle(entry: Entry): boolean {
     if (entry.done) return false;
-    entry.done = true;
-    while (this.head < this.items.length && this.items[this.head]!.done) this.head++;
-    if (this.head === this.items.length) {
-      this.items = [];
-      this.head = 0;
-      if (this.timer !== null) {
-        clearTimeout(this.timer);
-        this.timer = null;
-      }
-    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
+    // The timer stays armed when the list empties: re-arming it for every call would cost what it saves. It is
+    // unref'd, so an idle process is not kept alive by it, and it stops at its next expiry if nothing is pending.
+    this.unlink(entry);
     return true;
+  }
+
+  private unlink(entry: Entry): void {
+    entry.done = true;
+    if (entry.prev) entry.prev.next = entry.next;
+    else this.first = entry.next;
+    if (entry.next) entry.next.prev = entry.prev;
+    else this.last = entry.prev;
+    entry.prev = null;
+    entry.next = null;
+    this.count--;
   }
 
   private arm(delay: number): void {
     this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(delay)));
+    this.timer.unref();
   }
 
   private expire(): void {
     this.timer = null;
     const now = performance.now();
-    while (this.head < this.items.length) {
-      const entry = this.items[this.head]!;
-      if (!entry.done && entry.at > now) break;
-      this.head++;
-      if (!entry.done) {
-        entry.done = true;
-        entry.fail();
-      }
+    while (this.first !== null && this.first.at <= now) {
+      const entry = this.first;
+      this.unlink(entry);
+      entry.reject(entry.onTimeout());
     }
-    if (this.head < this.items.length) this.arm(this.items[this.head]!.at - now);
-    else {
-      this.items = [];
-      this.head = 0;
-    }
+    if (this.first !== null) this.arm(this.first.at - now);
   }
 }

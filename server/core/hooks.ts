@@ -78,8 +78,14 @@ export interface HookMap extends StanzaHooks, IqHooks {
   'message-delivered': MessageDelivered;
   /** A client session bound a resource (RFC 6120 §7). */
   'resource-bind': { session: SessionInfo };
-  /** A resource sent its initial presence (RFC 6121 §4.2): offline messages are delivered on this. */
+  /** A resource sent its initial presence (RFC 6121 §4.2). */
   'session-available': { session: SessionInfo };
+  /**
+   * A resource became eligible for messages to the bare JID (RFC 6121 §8.5.2.1.1): available with a non-negative
+   * priority, by initial presence or by a later update that raised a negative priority. Fired once per change,
+   * after 'session-available' when both apply; offline messages are delivered on this (XEP-0160 §2).
+   */
+  'session-deliverable': { session: SessionInfo };
   /** A resource became unavailable, by unavailable presence or by its session ending (RFC 6121 §4.5). */
   'session-unavailable': { session: SessionInfo };
   /** A client session ended; error is set when it ended abnormally. */
@@ -92,8 +98,14 @@ export interface HookMap extends StanzaHooks, IqHooks {
   'c2s-nonza': { session: ClientStream; element: Element };
   /** XEP-0198 §5: a session was resumed on a new transport (XEP-0352 §5.2: its CSI state is active again). */
   'c2s-resumed': { session: ClientStream };
-  /** An account was created or deleted (CLI, in-band registration). */
+  /** An account was created or deleted through the running server's AccountService (in-band registration). */
   'user-created': { host: string; username: string };
+  /**
+   * An account is about to be deleted and its data is still there: modules that must tell others do it now
+   * (XEP-0077 §3.2 and RFC 6121 §2.5.2: contacts' subscriptions are cancelled). Deletion goes ahead even if a
+   * handler fails. Not fired by the command line (`switchboard deluser` works on the store alone).
+   */
+  'user-deleting': { host: string; username: string };
   'user-deleted': { host: string; username: string };
   /** An unauthenticated client sent an iq (XEP-0077 in-band registration answers it). */
   'c2s-unauthenticated-iq': { stanza: Element; ip: string; host: string; reply(el: Element): void };
@@ -147,7 +159,8 @@ export class HookBus {
       let r: ReturnType<Handler<never>>;
       try {
         r = (entry.fn as Handler<HookMap[K]>)(data);
-        if (r instanceof Promise) r = await this.deadlines.race(r, () => new HandlerTimeout(`${event} handler of ${entry.owner}`));
+        if (r instanceof Promise)
+          r = await this.deadlines.race(r, () => new HandlerTimeout(`${event} handler of ${entry.owner}`));
       } catch (err) {
         this.onError(event, entry.owner, err);
         throw err;

@@ -71,8 +71,17 @@ export class Server {
       created: async (host, username) => {
         await this.hosts.get(host)?.fire('user-created', { host, username });
       },
+      deleting: async (host, username) => {
+        try {
+          await this.hosts.get(host)?.fire('user-deleting', { host, username });
+        } catch (err) {
+          // The user asked for the deletion: a failed notification is logged, it does not keep the account.
+          this.log.error({ err, host, username }, 'user-deleting handler failed; deleting anyway');
+        }
+      },
       deleted: async (host, username) => {
         await this.hosts.get(host)?.fire('user-deleted', { host, username });
+        this.endSessionsOf(`${username}@${host}`);
       },
     });
     this.modules = new ModuleManager({
@@ -237,6 +246,19 @@ export class Server {
     const host = this.hosts.get(session.host);
     const ev = error === undefined ? { session } : { session, error };
     void host?.fire('resource-unbind', ev).catch((err: unknown) => this.log.error({ err }, 'resource-unbind failed'));
+  }
+
+  /**
+   * XEP-0077 §3.2: once an account is deleted, its sessions end with a not-authorized stream error. A turn of
+   * the event loop later, so that the answer to an in-band <remove/>, routed when its handler returns (through
+   * in-memory hooks only), is written before the stream closes.
+   */
+  private endSessionsOf(bare: string): void {
+    if (this.sessions.resources(bare).length === 0) return;
+    setImmediate(() => {
+      for (const s of this.sessions.resources(bare))
+        s.close(new StreamError('not-authorized', 'the account was deleted'));
+    });
   }
 
   /** Closes listeners and sessions (RFC 6120 §4.9.3.20 system-shutdown), then modules and storage. */

@@ -2,31 +2,39 @@
 import { JidError, prepareDomainpart, prepareLocalpart, prepareResourcepart } from './precis.js';
 
 /**
- * Bounded LRU of parsed addresses keyed by the raw string. Every stanza carries 'to'/'from', and the same few
+ * Bounded cache of parsed addresses keyed by the raw string. Every stanza carries 'to'/'from', and the same few
  * addresses recur, so this skips PRECIS work on the hot path. It is module-level on purpose: Jid values are
  * immutable and carry no host or configuration, so sharing them cannot leak state between hosts, and a parse
  * cache threaded through every caller would buy nothing. Failures are not cached, so junk cannot evict hits.
+ *
+ * Two generations instead of an exact LRU: a hit in the young map costs one lookup, where an LRU's
+ * delete-and-reinsert on every hit showed in the message benchmark's profile (docs/benchmarks.md). When the young
+ * map is full it becomes the old one; an old entry that is used again moves back to the young map, so whatever was
+ * used within the last generation survives, and at most `limit` entries are held.
  */
 class ParseCache {
-  private readonly entries = new Map<string, Jid>();
-  constructor(private readonly limit: number) {}
+  private young = new Map<string, Jid>();
+  private old = new Map<string, Jid>();
+  private readonly generation: number;
+
+  constructor(limit: number) {
+    this.generation = Math.max(1, Math.floor(limit / 2));
+  }
 
   get(key: string): Jid | undefined {
-    const hit = this.entries.get(key);
-    if (hit !== undefined) {
-      // A Map iterates in insertion order: re-inserting marks the entry most recently used.
-      this.entries.delete(key);
-      this.entries.set(key, hit);
-    }
-    return hit;
+    const hit = this.young.get(key);
+    if (hit !== undefined) return hit;
+    const aged = this.old.get(key);
+    if (aged !== undefined) this.set(key, aged);
+    return aged;
   }
 
   set(key: string, value: Jid): void {
-    if (this.entries.size >= this.limit) {
-      const oldest = this.entries.keys().next();
-      if (oldest.done !== true) this.entries.delete(oldest.value);
+    if (this.young.size >= this.generation) {
+      this.old = this.young;
+      this.young = new Map();
     }
-    this.entries.set(key, value);
+    this.young.set(key, value);
   }
 }
 

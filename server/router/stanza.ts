@@ -4,12 +4,25 @@ import { Element, xml } from '../xml/element.js';
 
 /** A shallow copy with new addresses; children are shared and must be treated as read-only. */
 export function withAddresses(el: Element, from: string | undefined, to: string | undefined): Element {
-  const attrs: Record<string, string> = { ...el.attrs };
-  if (from === undefined) delete attrs.from;
-  else attrs.from = from;
-  if (to === undefined) delete attrs.to;
-  else attrs.to = to;
-  const copy = new Element(el.name, attrs);
+  // Called for every routed stanza: build the attributes once (no `delete`, which slows later property access)
+  // and hand them to the copy directly instead of letting the constructor copy them again.
+  // Attribute order is kept as it was ('from' and 'to' stay in place, or are added at the end).
+  const attrs: Record<string, string> = {};
+  let hadFrom = false;
+  let hadTo = false;
+  for (const k in el.attrs) {
+    if (k === 'from') {
+      hadFrom = true;
+      if (from !== undefined) attrs.from = from;
+    } else if (k === 'to') {
+      hadTo = true;
+      if (to !== undefined) attrs.to = to;
+    } else attrs[k] = el.attrs[k] as string;
+  }
+  if (!hadFrom && from !== undefined) attrs.from = from;
+  if (!hadTo && to !== undefined) attrs.to = to;
+  const copy = new Element(el.name);
+  copy.attrs = attrs;
   copy.children = el.children;
   return copy;
 }

@@ -118,9 +118,18 @@ class Federation implements Subsystem {
         if (this.links.get(key) === done) this.links.delete(key);
       });
       this.links.set(key, link);
-      link.start();
+      link.start(this.sharedStream(remote));
     }
     link.send(stanza, origin);
+  }
+
+  /** A ready stream to `remote` that more local domains may join (XEP-0220 §2.6.1), if any. */
+  private sharedStream(remote: string): OutboundStream | undefined {
+    for (const link of this.links.values()) {
+      const stream = link.stream;
+      if (link.remote === remote && link.usable && stream?.dialbackCapable && this.cfg.dialback) return stream;
+    }
+    return undefined;
   }
 
   /**
@@ -180,9 +189,9 @@ class Federation implements Subsystem {
       onReady: () => m.sessions.inc({ type: 's2s_out' }),
       onClosed: (stream) => {
         m.sessions.dec({ type: 's2s_out' });
-        const key = `${stream.local} ${stream.remote}`;
-        const link = this.links.get(key);
-        if (link?.stream === stream) {
+        // Every pair multiplexed on the stream goes with it; their next stanza opens a new link.
+        for (const [key, link] of this.links) {
+          if (link.stream !== stream) continue;
           link.closed();
           this.links.delete(key);
         }

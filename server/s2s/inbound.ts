@@ -264,19 +264,15 @@ export class InboundStream extends S2sStream {
     // stanzas for the target domain); a server never relays between two other servers.
     if (!this.deps.served(toJid.domain))
       return this.reply(el, StanzaError.itemNotFound(`${toJid.domain} is not served here`));
-    const wait = this.deps.rate.take(fromJid.domain);
-    if (wait > 0) {
-      if (this.deps.config.rate_excess === 'bounce') {
-        const err = new StanzaError(
-          'policy-violation',
-          `more than ${this.deps.config.rate_per_second} stanzas a second`,
-          {
-            type: 'wait',
-          },
-        );
-        return this.reply(el, err);
-      }
+    let wait = this.deps.rate.take(fromJid.domain);
+    if (wait > 0 && this.deps.config.rate_excess === 'bounce') {
+      const text = `more than ${this.deps.config.rate_per_second} stanzas a second`;
+      return this.reply(el, new StanzaError('policy-violation', text, { type: 'wait' }));
+    }
+    // 'delay': wait for a token, and take it; reading pauses once the queue is long (HIGH_WATER).
+    while (wait > 0 && !this.closed) {
       await new Promise((r) => setTimeout(r, wait));
+      wait = this.deps.rate.take(fromJid.domain);
     }
     this.deps.countIn(el.name);
     const attrs: Record<string, string> = { ...el.attrs, from: fromJid.toString(), to: toJid.toString() };

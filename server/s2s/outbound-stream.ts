@@ -9,7 +9,13 @@ import type { StanzaErrorCondition, StreamError } from '../errors/index.js';
 import { type Element, xml } from '../xml/element.js';
 import type { FramerLimits } from '../xml/framer.js';
 import { NS } from '../xml/ns.js';
-import { type DialbackKeys, dialbackElement, NS_DIALBACK_FEATURE, parseDialback } from './dialback.js';
+import {
+  type DialbackElement,
+  type DialbackKeys,
+  dialbackElement,
+  NS_DIALBACK_FEATURE,
+  parseDialback,
+} from './dialback.js';
 import { S2sStream, type StreamHooks } from './stream.js';
 import type { PeerCheck, S2sTrust } from './trust.js';
 
@@ -67,6 +73,14 @@ export class OutboundStream extends S2sStream {
   private waiter: Waiter | null = null;
   private readonly pendingVerify = new Map<string, (o: VerifyOutcome) => void>();
   private idleTimer: NodeJS.Timeout | null = null;
+  /** The peer accepts dialback on this stream after authentication (XEP-0220 §2.4.2), so more senders can join. */
+  dialbackCapable = false;
+  /** Local domains authorized to send on this stream (XEP-0220 §2.6.1 sender multiplexing). */
+  readonly senders = new Set<string>();
+  /** Handlers of <db:result/> answers on a ready stream; one returning true claims the answer. */
+  readonly resultHandlers = new Set<(db: DialbackElement) => boolean>();
+  /** Called once when the stream ends. */
+  readonly endHandlers = new Set<() => void>();
 
   constructor(
     socket: Socket,
@@ -99,7 +113,8 @@ export class OutboundStream extends S2sStream {
     const external = mechanisms?.getChildren('mechanism').some((m) => m.getText().trim() === 'EXTERNAL') ?? false;
     // XEP-0178 §3: EXTERNAL only when the peer's certificate validated and the peer offers it.
     if (this.peer.valid && cfg.sasl_external && external && (await this.external())) {
-      await this.openStream();
+      const after = await this.openStream();
+      this.dialbackCapable = after?.getChild('dialback', NS_DIALBACK_FEATURE) !== undefined;
       this.becomeReady('EXTERNAL');
       return;
     }
@@ -112,6 +127,7 @@ export class OutboundStream extends S2sStream {
       throw new S2sFailure('auth', 'the peer supports neither SASL EXTERNAL for us nor dialback');
     }
     await this.dialback();
+    this.dialbackCapable = features?.getChild('dialback', NS_DIALBACK_FEATURE) !== undefined;
     this.becomeReady('dialback');
   }
 
@@ -199,6 +215,7 @@ export class OutboundStream extends S2sStream {
   private becomeReady(method: OutboundStream['method']): void {
     this.ready = true;
     this.method = method;
+    if (method !== 'none') this.senders.add(this.local);
     this.deps.onReady(this);
     // Unread elements (e.g. features after a SASL restart) go through the ready handler.
     for (const item of this.inbox.splice(0)) if (!(item instanceof Error)) this.onReadyElement(item);
@@ -265,6 +282,12 @@ export class OutboundStream extends S2sStream {
       this.verifyAnswer(db);
       return;
     }
+    if (db?.kind === 'result') {
+      // XEP-0220 §3.1: a result counts only as the answer to a request we made on this stream.
+      if (![...this.resultHandlers].some((h) => h(db)))
+        this.log.info({ from: db.from, to: db.to }, 'ignored a db:result');
+      return;
+    }
     // Without XEP-0288 a stream carries stanzas one way only (XEP-0220 §2.3); the peer sends none here.
     this.log.debug({ el: el.name }, 'ignored an element on an outbound stream');
   }
@@ -306,7 +329,13 @@ export class OutboundStream extends S2sStream {
     this.fail(new S2sFailure('tcp', 'the connection closed during negotiation'));
     for (const finish of [...this.pendingVerify.values()])
       finish({ type: 'error', condition: 'remote-server-timeout' });
+    for (const h of [...this.endHandlers]) h();
     if (this.ready) this.deps.onClosed(this);
+  }
+
+  /** The ID of the peer's response header, which dialback keys on this stream are bound to. */
+  get streamId(): string {
+    return this.peerHeader.id ?? '';
   }
 
   /** Ends negotiation with a failure (timeout, peer error); the caller closes the socket. */

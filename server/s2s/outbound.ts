@@ -7,6 +7,7 @@ import tls from 'node:tls';
 import type { Origin } from '../core/hooks.js';
 import { StanzaError } from '../errors/index.js';
 import type { Element } from '../xml/element.js';
+import { addSender } from './multiplex.js';
 import { type OutboundDeps, OutboundStream, S2sFailure } from './outbound-stream.js';
 import { ResolveError, type ResolverLike, resolveTargets, type Target } from './resolve.js';
 
@@ -161,10 +162,31 @@ export class OutboundLink {
     return this.state === 'ready' && this.stream !== null && !this.stream.isClosed;
   }
 
-  start(): void {
-    establish(this.local, this.remote, this.deps, false, this.abort.signal).then(
-      (stream) => this.ready(stream),
-      (err: unknown) => this.failed(err),
+  /**
+   * Opens a stream for the pair; or first, given a ready stream from another local domain to the same remote
+   * one, asks to join it (XEP-0220 §2.6.1), falling back to a stream of its own if the peer says no.
+   */
+  start(shared?: OutboundStream): void {
+    const connect = () =>
+      establish(this.local, this.remote, this.deps, false, this.abort.signal).then(
+        (stream) => this.ready(stream),
+        (err: unknown) => this.failed(err),
+      );
+    if (!shared) {
+      void connect();
+      return;
+    }
+    const timeoutMs = this.deps.config.negotiation_timeout_seconds * 1000;
+    addSender(shared, this.local, this.deps.keys, timeoutMs).then(
+      () => {
+        this.deps.log.info({ local: this.local, remote: this.remote }, 's2s sender multiplexed on a stream');
+        this.ready(shared);
+      },
+      (err: unknown) => {
+        const reason = err instanceof Error ? err.message : String(err);
+        this.deps.log.info({ local: this.local, remote: this.remote, reason }, 'multiplexing refused; new stream');
+        if (this.state !== 'closed') void connect();
+      },
     );
   }
 

@@ -341,7 +341,7 @@ export class C2SSession implements ClientStream {
 
   adoptTransport(other: ClientStream, greet: () => void): void {
     if (!(other instanceof C2SSession) || other === this) throw new Error('not another client stream');
-    if (this.closed) throw new Error('the session has ended');
+    if (this.closed || other.closed) throw new Error('the session or the new stream has ended');
     if (!this.hibernation) {
       // XEP-0198 §5: the old stream, still open, is closed with a conflict stream error.
       this.deps.countStreamError('conflict');

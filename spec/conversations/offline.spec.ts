@@ -158,6 +158,33 @@ describe('conversations: offline messages (XEP-0160)', function () {
     assert.equal(await stored('dave'), 0);
   });
 
+  it('delivers once a resource that started with a negative priority raises it, and only once (XEP-0160 §2)', async () => {
+    await srv.addUser('frank', 'frank-secret');
+    const alice = await login('alice', 'home');
+    for (let i = 0; i < 3; i++) {
+      await alice.send(xml('message', { to: 'frank@localhost', type: 'chat' }, xml('body', {}, `later${i}`)));
+    }
+    await sync(alice);
+    const frank = await login('frank', 'desk');
+    await online(frank, -5);
+    await expectNoMessage(frank);
+    assert.equal(await stored('frank'), 3);
+    // A presence update (RFC 6121 §4.4) to a non-negative priority makes the resource deliverable: the stored
+    // messages follow, in order.
+    await frank.send(xml('presence', {}, xml('priority', {}, '0')));
+    const got = await collect(frank, 3);
+    assert.deepEqual(
+      got.map((m) => m.getChildText('body')),
+      ['later0', 'later1', 'later2'],
+    );
+    assert.ok(got[0]!.getChild('delay', NS_DELAY));
+    assert.equal(await stored('frank'), 0);
+    // Further updates, and a dip below zero and back, deliver nothing again.
+    for (const priority of ['3', '-1', '2']) await frank.send(xml('presence', {}, xml('priority', {}, priority)));
+    await sync(frank);
+    await expectNoMessage(frank);
+  });
+
   it('stores no headline and no chat-state-only message, and bounces groupchat (XEP-0160 §3)', async () => {
     const alice = await login('alice', 'home');
     await alice.send(xml('message', { to: 'erin@localhost', type: 'headline' }, xml('body', {}, 'news')));

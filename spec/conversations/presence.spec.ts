@@ -107,6 +107,35 @@ describe('conversations: presence (RFC 6121 §4)', function () {
     await expectPresence(a2!, bare(b!), 'unavailable');
   });
 
+  it('a probe of an offline contact brings its last unavailable status with an XEP-0203 delay (§4.3.2)', async () => {
+    const [a, b] = await users('alice', 'bob');
+    await Promise.all([available(a!), available(b!)]);
+    await subscribe(a!, b!);
+    const before = Date.now();
+    await b!.send(xml('presence', { type: 'unavailable' }, xml('status', {}, 'gone fishing')));
+    await expectPresence(a!, b!.jid, 'unavailable');
+    // Bob stays connected but unavailable: the record is written when his last available resource goes.
+    await sync(b!);
+    const [a2] = track([await login(srv, bare(a!).split('@')[0]!, 'r2')]);
+    await a2!.send(xml('presence'));
+    const answer = await expectPresence(a2!, bare(b!), 'unavailable');
+    assert.equal(answer.getChildText('status'), 'gone fishing');
+    const delay = answer.getChild('delay', 'urn:xmpp:delay');
+    assert.ok(delay, answer.toString());
+    assert.equal(delay.attrs.from, 'localhost');
+    assert.match(delay.attrs.stamp ?? '', /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/);
+    const stamp = Date.parse(delay.attrs.stamp ?? '');
+    assert.ok(stamp >= before - 1000 && stamp <= Date.now(), `stamp ${delay.attrs.stamp}`);
+    // Bob comes back: the next probe is answered with his presence, no longer with the record.
+    await available(b!);
+    await expectPresence(a!, b!.jid);
+    const [a3] = track([await login(srv, bare(a!).split('@')[0]!, 'r3')]);
+    await a3!.send(xml('presence'));
+    const live = await expectPresence(a3!, b!.jid);
+    assert.equal(live.getChild('delay', 'urn:xmpp:delay'), undefined);
+    await expectNone(a3!, isPresence(bare(b!), 'unavailable'));
+  });
+
   it('broadcast: contacts subscribed to the user get every change; others get nothing (§4.2.2, §4.4.2)', async () => {
     const [a, b, c] = await users('alice', 'bob', 'carol');
     await Promise.all([available(b!), available(c!)]);

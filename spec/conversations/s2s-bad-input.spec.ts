@@ -219,6 +219,43 @@ describe('conversations: bad input from a server-to-server peer', function () {
     await expectStreamError(p, 'not-authorized');
   });
 
+  it('with rate_excess: delay, slows an over-rate peer down but delivers everything in order', async () => {
+    const port = await freePort();
+    const slow = await startFederatedServer({
+      domain: B,
+      s2sPort: port,
+      pki,
+      s2s: ['rate_per_second: 20', 'rate_burst: 2', 'rate_excess: delay'],
+    });
+    const carl = await loginAt(slow, B, 'carl', { pki });
+    const p = await S2sPeer.connect(port);
+    peers.push(p);
+    try {
+      await carl.send(xml('presence'));
+      await syncWith(carl, B);
+      await p.open('flood.test', B);
+      const cert = await pki.issue('flood.test');
+      await p.startTls({ servername: B, cert: cert.cert, key: cert.key });
+      await p.open('flood.test', B);
+      const start = p.elements.length;
+      p.send(`<auth xmlns='${NS_SASL}' mechanism='EXTERNAL'>=</auth>`);
+      await p.waitElement((el) => el.name === 'success', 'SASL success', start);
+      await p.open('flood.test', B);
+      const began = Date.now();
+      for (let i = 0; i < 6; i++) {
+        p.send(`<message from='x@flood.test' to='carl@${B}' type='chat'><body>slow ${i}</body></message>`);
+      }
+      for (let i = 0; i < 6; i++) {
+        await carl.waitFor((el) => el.is('message') && el.getChildText('body') === `slow ${i}`);
+      }
+      // Two from the burst, then four at 20 a second: at least about 200 ms.
+      assert.ok(Date.now() - began >= 150, `delivered over ${Date.now() - began} ms`);
+    } finally {
+      await carl.stop();
+      await slow.stop();
+    }
+  });
+
   it('limits the stanza rate per remote domain (token bucket): the excess is not delivered', async () => {
     const { p } = await secured('flood.test', 'flood.test');
     const start = p.elements.length;

@@ -321,6 +321,28 @@ describe('conversations: federation between two servers (RFC 6120, XEP-0178, XEP
     }
   });
 
+  it('multiplexes a second local domain on the stream already open to the remote server (XEP-0220 §2.6.1)', async () => {
+    const [portA, portB] = [await freePort(), await freePort()];
+    const A2 = 'a2.test';
+    const [a, b] = await Promise.all([
+      startFederatedServer({ domain: A, moreDomains: [A2], s2sPort: portA, routes: { [B]: portB } }),
+      startFederatedServer({ domain: B, s2sPort: portB, routes: { [A]: portA, [A2]: portA } }),
+    ]);
+    const [alice, ann, bob] = await Promise.all([loginAt(a, A, 'alice'), loginAt(a, A2, 'ann'), loginAt(b, B, 'bob')]);
+    const open = async (srv: TestServer, type: string) =>
+      (await srv.server.metrics.sessions.get()).values.find((v) => v.labels.type === type)?.value;
+    try {
+      await chat(alice, bob, 'from a.test');
+      await chat(ann, bob, 'from a2.test');
+      await chat(alice, bob, 'a.test again');
+      assert.equal(await open(a, 's2s_out'), 1, 'one outbound stream carries both senders');
+      assert.equal(await open(b, 's2s_in'), 1);
+    } finally {
+      await stopAll([alice, ann, bob]);
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   it('keeps federation off when s2s.enabled is false: remote-server-not-found', async () => {
     const srv = await startTestServer({ hostsYaml: `hosts:\n  ${A}: {}`, yaml: 's2s:\n  enabled: false' });
     const alice = await loginAt(srv, A, 'alice');

@@ -55,6 +55,48 @@ describe('conversations: server services', function () {
     }
   });
 
+  it("lists every loaded module's feature in the server's and the account's disco#info (XEP-0030 §3.1)", async () => {
+    const featuresOf = async (to: string): Promise<string[]> => {
+      const res = await alice.request(xml('iq', { type: 'get', to }, xml('query', { xmlns: NS_DISCO_INFO })));
+      return (
+        res
+          .getChild('query', NS_DISCO_INFO)
+          ?.getChildren('feature')
+          .map((f) => f.attrs.var ?? '') ?? []
+      );
+    };
+    // The default modules: XEP-0030, XEP-0012, XEP-0049, XEP-0077, XEP-0092, XEP-0160 §4, XEP-0191,
+    // XEP-0280, XEP-0199, XEP-0202, XEP-0054. The RFC 6121 roster, presence and message handling, the RFC 3921
+    // session, roster versioning and pre-approval (RFC 6121 §2.6.1, §3.4.1), XEP-0198 and XEP-0352 are
+    // negotiated as stream features instead.
+    assert.deepEqual(await featuresOf('localhost'), [
+      NS_DISCO_INFO,
+      NS_DISCO_ITEMS,
+      'jabber:iq:last',
+      'jabber:iq:private',
+      'jabber:iq:register',
+      'jabber:iq:version',
+      'msgoffline',
+      'urn:xmpp:blocking',
+      'urn:xmpp:carbons:2',
+      'urn:xmpp:ping',
+      'urn:xmpp:time',
+      'vcard-temp',
+    ]);
+    // What the server answers on an account's bare JID (XEP-0030 §3.1): disco itself, XEP-0012 §3, XEP-0054,
+    // XEP-0313 with XEP-0359 stanza ids and full-text search.
+    assert.deepEqual(await featuresOf('bob@localhost'), [
+      NS_DISCO_INFO,
+      NS_DISCO_ITEMS,
+      'jabber:iq:last',
+      'urn:xmpp:fulltext:0',
+      'urn:xmpp:mam:2',
+      'urn:xmpp:mam:2#extended',
+      'urn:xmpp:sid:0',
+      'vcard-temp',
+    ]);
+  });
+
   it('answers disco#items for the server (XEP-0030 §4)', async () => {
     const res = await alice.request(
       xml('iq', { type: 'get', to: 'localhost' }, xml('query', { xmlns: NS_DISCO_ITEMS })),

@@ -1,22 +1,9 @@
 // Conversations: XEP-0198 stream management over real TCP + TLS: enabling, acks and their counts, the
-// handled-count-too-high error, resumption after a dropped connection with 500 messages in flight, and, when
-// the session is not resumed in time, offline storage of everything the client never acknowledged.
+// handled-count-too-high error, resumption after a dropped connection with 500 messages in flight, a resumption
+// while the old stream is open, refused SM-IDs, and what becomes of a replaced or cleanly closed session's
+// unacknowledged messages. Sessions that are not resumed: stream-management-expiry.spec.ts.
 import assert from 'node:assert/strict';
-import {
-  available,
-  bare,
-  type ClientSession,
-  dropConnection,
-  expectNone,
-  expectPresence,
-  fresh,
-  login,
-  rosterGet,
-  settle,
-  stopAll,
-  subscribe,
-  xml,
-} from '../helpers/im-clients.js';
+import { type ClientSession, dropConnection, fresh, login, stopAll } from '../helpers/im-clients.js';
 import { type Element, NS_STANZAS, NS_STREAMS, type RawClient } from '../helpers/raw-client.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
 import {
@@ -258,94 +245,5 @@ describe('conversations: stream management (XEP-0198)', function () {
     } finally {
       await stopAll(clients);
     }
-  });
-});
-
-describe('conversations: stream management without resumption in time (XEP-0198 §4, XEP-0160)', function () {
-  this.timeout(30_000);
-  let srv: TestServer;
-  const raws: RawClient[] = [];
-  const open: ClientSession[] = [];
-
-  before(async () => {
-    srv = await startTestServer({ yaml: 'modules:\n  sm:\n    resume_timeout_seconds: 1' });
-  });
-  afterEach(async () => {
-    for (const c of raws.splice(0)) c.destroy();
-    await stopAll(open.splice(0));
-  });
-  after(async () => {
-    await srv.stop();
-  });
-
-  it('500 messages in flight when the connection dies arrive from offline storage on the next login, exactly once, in order', async () => {
-    const [alice, bob] = [fresh('alice'), fresh('bob')];
-    await Promise.all([srv.addUser(alice, `${alice}-secret`), srv.addUser(bob, `${bob}-secret`)]);
-    const a = await SmClient.login(srv, alice, 'phone');
-    raws.push(a.c);
-    const enabled = await a.enable(true);
-    assert.equal(enabled.attrs.max, '1');
-    await a.available();
-    const b = await SmClient.login(srv, bob, 'desk');
-    raws.push(b.c);
-    const { text, bodies } = burst(`${alice}@localhost`, 500);
-    b.c.send(text);
-    await collectBodies(a.c, 50);
-    // The client acknowledges what it has handled so far (the server has it once the ping is answered), then
-    // dies: whatever arrived after the ack, or never arrived, is unacknowledged.
-    const h = a.handled;
-    const acked = a.bodies();
-    assert.ok(acked.length < 500, `${acked.length} acknowledged before the cut`);
-    a.c.send(`<a xmlns='${NS_SM}' h='${h}'/>`);
-    await a.sync();
-    a.c.destroy();
-    await b.sync();
-    await eventually(() => srv.server.sessions.resources(`${alice}@localhost`).length === 0, 'the session expires');
-
-    const next = await SmClient.login(srv, alice, 'tablet');
-    raws.push(next.c);
-    await next.available();
-    const rest = await collectBodies(next.c, 500 - acked.length);
-    if (process.env.SB_TEST_VERBOSE) console.log(`acked ${acked.length}, from offline storage ${rest.length}`);
-    assert.deepEqual([...acked, ...rest], bodies);
-    await next.c.expectNothing(isBodyMessage, 300);
-    const first = next.c.received.find(isBodyMessage);
-    assert.ok(first?.getChild('delay', NS_DELAY), `stamped by offline storage: ${first?.toString()}`);
-  });
-
-  it('contacts see the dropped resource go unavailable only when the resumption time is over (XEP-0198 §7)', async () => {
-    const names = [fresh('alice'), fresh('bob')];
-    await Promise.all(names.map((n) => srv.addUser(n, `${n}-secret`)));
-    const [a, b] = await Promise.all(names.map((n, i) => login(srv, n, 'r1', { streamManagement: i === 0 })));
-    open.push(a!, b!);
-    await Promise.all([rosterGet(a!), rosterGet(b!)]);
-    await Promise.all([available(a!), available(b!)]);
-    await subscribe(b!, a!);
-    await settle(a!, b!);
-    const started = Date.now();
-    dropConnection(a!);
-    await expectNone(b!, (el) => el.is('presence') && el.attrs.from === a!.jid, 500);
-    await expectPresence(b!, a!.jid, 'unavailable', 3000);
-    assert.ok(Date.now() - started >= 900, 'not before the resumption time');
-    // The account stays usable: a message now goes to offline storage.
-    await b!.send(xml('message', { to: bare(a!), type: 'chat' }, xml('body', {}, 'later')));
-  });
-
-  it('an iq request left unacknowledged is answered with service-unavailable for its sender', async () => {
-    const [alice, bob] = [fresh('alice'), fresh('bob')];
-    await Promise.all([srv.addUser(alice, `${alice}-secret`), srv.addUser(bob, `${bob}-secret`)]);
-    const a = await SmClient.login(srv, alice, 'phone');
-    raws.push(a.c);
-    await a.enable(true);
-    const b = await SmClient.login(srv, bob, 'desk');
-    raws.push(b.c);
-    const reply = b.c.iq(
-      `<iq type='get' id='ID' to='${alice}@localhost/phone'><query xmlns='jabber:iq:version'/></iq>`,
-    );
-    await a.c.waitFor((el) => el.is('iq') && el.attrs.type === 'get');
-    a.c.destroy();
-    const answer = await reply;
-    assert.equal(answer.attrs.type, 'error');
-    assert.equal(failedCondition(answer.getChild('error')!), 'service-unavailable');
   });
 });

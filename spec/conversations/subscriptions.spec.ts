@@ -383,3 +383,128 @@ describe('conversations: subscriptions between local users (RFC 6121 §3)', func
     await sync(b);
   });
 });
+
+describe('conversations: account deletion cancels subscriptions (XEP-0077 §3.2, RFC 6121 §2.5.2)', function () {
+  this.timeout(20_000);
+  let srv: TestServer;
+  /** Stanzas the server routed towards remote.example. */
+  const sent: Element[] = [];
+  const open: ClientSession[] = [];
+  const isSub = (type: string | undefined, from: string) => (el: Element) =>
+    el.is('presence') && el.attrs.type === type && el.attrs.from === from;
+  const sentTo = (to: string) => sent.filter((el) => el.attrs.to === to).map((el) => el.attrs.type ?? 'available');
+  /** Waits until the account's last session is gone from the server (its 'resource-unbind' has run). */
+  const gone = async (bareJid: string): Promise<void> => {
+    for (let i = 0; i < 100 && srv.server.sessions.resources(bareJid).length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(srv.server.sessions.resources(bareJid).length, 0, `${bareJid} has no session left`);
+    await new Promise((r) => setTimeout(r, 50));
+  };
+  const streamErrors = (c: ClientSession): string[] =>
+    c.errors.map((e) => (e as { condition?: string }).condition ?? e.message);
+
+  before(async () => {
+    srv = await startTestServer();
+    srv.server.router.setRemote((stanza) => sent.push(stanza));
+  });
+  afterEach(async () => {
+    await stopAll(open.splice(0));
+    sent.splice(0);
+  });
+  after(async () => {
+    await srv.stop();
+  });
+
+  it('in-band <remove/>: a local contact gets unavailable, unsubscribe, unsubscribed and roster pushes', async () => {
+    const [a, b] = await loginAll(srv, [fresh('alice'), fresh('bob')]);
+    open.push(a!, b!);
+    await Promise.all([rosterGet(a!), rosterGet(b!)]);
+    await Promise.all([available(a!), available(b!)]);
+    for (const [x, y] of [
+      [a!, b!],
+      [b!, a!],
+    ] as const) {
+      await x.send(xml('presence', { type: 'subscribe', to: bare(y) }));
+      await y.waitFor(isSub('subscribe', bare(x)));
+      await y.send(xml('presence', { type: 'subscribed', to: bare(x) }));
+      await x.waitFor(isSub('subscribed', bare(y)));
+    }
+    await settle(a!, b!);
+    const aliceBare = bare(a!);
+    const aliceName = aliceBare.split('@')[0]!;
+    a!.xmpp.reconnect.stop();
+    const res = await a!.request(
+      xml('iq', { type: 'set' }, xml('query', { xmlns: 'jabber:iq:register' }, xml('remove'))),
+    );
+    assert.equal(res.attrs.type, 'result');
+    // XEP-0077 §3.2: the session ends with a not-authorized stream error.
+    await a!.waitForDisconnect();
+    assert.ok(streamErrors(a!).includes('not-authorized'), streamErrors(a!).join(' '));
+    // RFC 6121 §3.2.2, §3.3.2: bob no longer sees alice, and both subscriptions are cancelled, from her bare JID.
+    await b!.waitFor(isSub('unavailable', a!.jid));
+    await b!.waitFor(isSub('unsubscribe', aliceBare));
+    await b!.waitFor(isSub('unsubscribed', aliceBare));
+    // Appendix A.3.3 (Both → To) then A.3.4 (To → None): bob's roster follows, pushed to his client.
+    await expectPush(b!, aliceBare, { subscription: 'to' });
+    await expectPush(b!, aliceBare, { subscription: 'none' });
+    const item = (await rosterGet(b!)).getChild('query')?.getChildren('item')[0];
+    assert.equal(item?.attrs.jid, aliceBare);
+    assert.equal(item?.attrs.subscription, 'none');
+    assert.equal(item?.attrs.ask, undefined);
+    // The account and its data are gone, and its session ending wrote nothing back for it.
+    assert.equal(await srv.server.accounts.exists('localhost', aliceName), false);
+    await gone(aliceBare);
+    assert.equal(await srv.server.storage.keyval('roster').get('localhost', aliceName), null);
+    assert.equal(await srv.server.storage.keyval('last').get('localhost', aliceName), null);
+    // Bob's probes are no longer answered for alice (RFC 6121 §8.5.1), and a new subscribe is refused.
+    await b!.send(xml('presence', { type: 'subscribe', to: aliceBare }));
+    await b!.waitFor(isSub('unsubscribed', aliceBare));
+  });
+
+  it('server-side deletion: remote contacts are told, pending requests answered, sessions closed', async () => {
+    const name = fresh('leaver');
+    await srv.addUser(name, `${name}-secret`);
+    const user = await login(srv, name);
+    open.push(user);
+    user.xmpp.reconnect.stop();
+    await rosterGet(user);
+    await available(user);
+    const userBare = bare(user);
+    const both = `both-${name}@${REMOTE}`;
+    const pendingIn = `asks-${name}@${REMOTE}`;
+    const pendingOut = `asked-${name}@${REMOTE}`;
+    const fromRemote = (type: string, peer: string) =>
+      srv.server.router.route(xml('presence', { type, from: peer, to: userBare }), S2S);
+    // Both ways with one contact; one contact's request pending in; one request of the user's pending out.
+    await fromRemote('subscribe', both);
+    await user.send(xml('presence', { type: 'subscribed', to: both }));
+    await user.send(xml('presence', { type: 'subscribe', to: both }));
+    await sync(user);
+    await fromRemote('subscribed', both);
+    await fromRemote('subscribe', pendingIn);
+    await user.send(xml('presence', { type: 'subscribe', to: pendingOut }));
+    // Directed presence to an entity that is no contact (RFC 6121 §4.6): it is owed an unavailable too.
+    const room = `room-${name}@${REMOTE}/nick`;
+    await user.send(xml('presence', { to: room }));
+    await settle(user);
+    sent.splice(0);
+
+    await srv.server.accounts.delete('localhost', name);
+    await user.waitForDisconnect();
+    assert.ok(streamErrors(user).includes('not-authorized'), streamErrors(user).join(' '));
+    await gone(userBare);
+    // RFC 6121 §2.5.2 for each item: unsubscribe where the user was subscribed or asked, unsubscribed where the
+    // contact was subscribed or asked, and unavailable (§3.2.2) where the contact saw the user's presence.
+    assert.deepEqual(sentTo(both), ['unsubscribe', 'unsubscribed', 'unavailable']);
+    assert.deepEqual(sentTo(pendingIn), ['unsubscribed']);
+    assert.deepEqual(sentTo(pendingOut), ['unsubscribe']);
+    assert.deepEqual(sentTo(room), ['unavailable']);
+    for (const el of sent) {
+      const from = el.attrs.type === 'unavailable' ? user.jid : userBare;
+      assert.equal(el.attrs.from, from, el.toString());
+    }
+    assert.equal(sent.length, 6, sent.join(' '));
+    assert.equal(await srv.server.storage.keyval('last').get('localhost', name), null);
+  });
+});

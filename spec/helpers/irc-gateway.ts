@@ -68,3 +68,28 @@ export async function collect(c: ClientSession, pred: (el: Element) => boolean, 
   }
   return got;
 }
+
+/** The test server's `gateways:` section for the IRC driver (JSON is valid YAML flow syntax). */
+export function gatewayYaml(domain: string, o: { defaultServer: string; servers: Record<string, unknown> }): string {
+  const options = {
+    default_server: o.defaultServer,
+    servers: o.servers,
+    // ngircd runs with MaxPenaltyTime = 0 in these tests; the pacing still applies (RFC 1459 §8.10).
+    flood_burst: 20,
+    flood_lines_per_second: 100,
+    presence_poll_seconds: 1,
+    keepalive_seconds: 30,
+  };
+  return [
+    'gateways:',
+    `  ${domain}:`,
+    '    driver: irc',
+    '    login_timeout_seconds: 10',
+    '    reconnect: { initial_seconds: 0.3, max_seconds: 1, stable_seconds: 5 }',
+    `    options: ${JSON.stringify(options)}`,
+  ].join('\n');
+}
+
+/** A raw IRC line that is a PRIVMSG to `nick` (with `text`, if given). */
+export const privmsgTo = (nick: string, text?: string) => (l: { command: string; params: string[] }) =>
+  l.command === 'PRIVMSG' && l.params[0] === nick && (text === undefined || l.params[1] === text);

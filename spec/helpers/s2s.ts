@@ -79,6 +79,8 @@ export async function createPki(name = 'Switchboard Test CA'): Promise<TestPki> 
 
 export interface FederatedServerOptions {
   domain: string;
+  /** More hosts served by the same server (with certificates from `pki` too when given). */
+  moreDomains?: string[];
   /** Port of this server's s2s listener (chosen ahead with freePort() so that peers can route to it). */
   s2sPort: number;
   /** Static routes: domain → "127.0.0.1:port", or with direct TLS. */
@@ -92,10 +94,16 @@ export interface FederatedServerOptions {
 }
 
 export async function startFederatedServer(opts: FederatedServerOptions): Promise<TestServer> {
-  const cert = opts.pki ? await opts.pki.issue(opts.domain) : undefined;
-  const hostsYaml = cert
-    ? `hosts:\n  ${opts.domain}: { tls: { cert: ${JSON.stringify(cert.certFile)}, key: ${JSON.stringify(cert.keyFile)} } }`
-    : `hosts:\n  ${opts.domain}: {}`;
+  const hosts: string[] = [];
+  for (const domain of [opts.domain, ...(opts.moreDomains ?? [])]) {
+    const cert = opts.pki ? await opts.pki.issue(domain) : undefined;
+    hosts.push(
+      cert
+        ? `  ${domain}: { tls: { cert: ${JSON.stringify(cert.certFile)}, key: ${JSON.stringify(cert.keyFile)} } }`
+        : `  ${domain}: {}`,
+    );
+  }
+  const hostsYaml = ['hosts:', ...hosts].join('\n');
   const routes = Object.entries(opts.routes ?? {}).map(([domain, r]) =>
     typeof r === 'number'
       ? `    ${domain}: "127.0.0.1:${r}"`

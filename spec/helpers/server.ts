@@ -6,8 +6,9 @@ import { join } from 'node:path';
 import pino from 'pino';
 import type { DriverDefinition } from '../../gateways/core/driver.js';
 import { loadConfig } from '../../server/config/index.js';
+import type { ModuleDefinition } from '../../server/core/module.js';
 import { Server } from '../../server/core/server.js';
-import { moduleSchemas } from '../../server/modules/registry.js';
+import { MODULES, moduleSchemas } from '../../server/modules/registry.js';
 import type { StorageDriver } from '../../storage/api/index.js';
 import { createMemoryStorage } from '../../storage/memory/index.js';
 
@@ -36,6 +37,8 @@ export interface TestServerOptions {
   listeners?: string[];
   /** Gateway drivers to offer instead of gateways/registry.ts (the framework's loopback driver). */
   gatewayDrivers?: readonly DriverDefinition[];
+  /** Modules loaded after the registry's, e.g. a test-only module that provokes a fault. */
+  extraModules?: readonly ModuleDefinition[];
 }
 
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
@@ -64,6 +67,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     log: pino({ level }),
     ...(storage ? { storage } : {}),
     ...(opts.gatewayDrivers ? { gatewayDrivers: opts.gatewayDrivers } : {}),
+    ...(opts.extraModules ? { modules: [...MODULES, ...opts.extraModules] } : {}),
   });
   await server.start();
   return {

@@ -1,27 +1,25 @@
 // Interop: the IRC gateway driver (gateways/irc) against a real ngircd 26, driven by a real XMPP client
-// (@xmpp/client) on one side and raw IRC users (node:net) on the other; then the driver conformance suite with
-// ngircd as the legacy peer. ngircd missing → skipped with a message, or a failure with REQUIRE_PEERS=1.
+// (@xmpp/client) on one side and raw IRC users (node:net) on the other (the driver conformance suite runs in
+// irc-conformance.spec.ts). ngircd missing → skipped with a message, or a failure with REQUIRE_PEERS=1.
 import assert from 'node:assert/strict';
-import { Value } from '@sinclair/typebox/value';
-import pino from 'pino';
-import { type IrcOptions, IrcOptionsSchema, ircDriver } from '../../gateways/irc/driver.js';
-import { driverConformance } from '../../gateways/testkit/conformance.js';
 import { type ClientSession, type Element, fresh, login, rosterGet, stopAll, xml } from '../helpers/im-clients.js';
 import {
   bodies,
   collect,
   gatewayOffline,
   gatewayOnline,
+  gatewayYaml,
   isMessageFrom,
   isOccupant,
   mucItem,
   NS_MUC,
+  privmsgTo,
   registerWithGateway,
   statusCodes,
 } from '../helpers/irc-gateway.js';
 import { opensslAvailable, TestCa } from '../helpers/peers/ca.js';
 import { IrcClient, type NgircdPeer, ngircdMissing, startNgircd } from '../helpers/peers/ngircd.js';
-import { NgircdLegacyPeer, uniqueNick } from '../helpers/peers/ngircd-legacy-peer.js';
+import { uniqueNick } from '../helpers/peers/ngircd-legacy-peer.js';
 import { skipUnlessInstalled } from '../helpers/peers/peer.js';
 import { sleep } from '../helpers/peers/system.js';
 import { startTestServer, type TestServer } from '../helpers/server.js';
@@ -29,6 +27,7 @@ import { startTestServer, type TestServer } from '../helpers/server.js';
 const GW = 'irc.localhost';
 const NET = 'irc.test'; // over TLS
 const LOCKED = 'locked.test'; // a second ngircd with a connection password, plain TCP
+const WRONG = 'wrong.test'; // the TLS ngircd, verified against a name its certificate does not carry
 const contact = (nick: string, server = NET) => `${nick.toLowerCase()}%${server}@${GW}`;
 const roomJid = (chan: string) => `${chan.toLowerCase()}%${NET}@${GW}`;
 
@@ -47,23 +46,17 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     const cert = ca.issue('localhost');
     ircd = await startNgircd(NET, { maxNickLength: 30, noPenalty: true, tls: cert });
     locked = await startNgircd(LOCKED, { maxNickLength: 30, password: 'letmein' });
+    const caFile = ca.certFile;
     srv = await startTestServer({
-      yaml: [
-        'gateways:',
-        `  ${GW}:`,
-        '    driver: irc',
-        '    login_timeout_seconds: 10',
-        '    reconnect: { initial_seconds: 0.3, max_seconds: 1, stable_seconds: 5 }',
-        '    options:',
-        `      default_server: ${NET}`,
-        '      servers:',
-        `        ${NET}: { host: localhost, port: ${ircd.tlsPort}, tls: true, ca_file: ${JSON.stringify(ca.certFile)} }`,
-        `        ${LOCKED}: { host: 127.0.0.1, port: ${locked.port}, tls: false }`,
-        '      flood_burst: 20',
-        '      flood_lines_per_second: 100',
-        '      presence_poll_seconds: 1',
-        '      keepalive_seconds: 30',
-      ].join('\n'),
+      yaml: gatewayYaml(GW, {
+        defaultServer: NET,
+        servers: {
+          // By address, verified by name: no dependency on how `localhost` resolves (other specs edit /etc/hosts).
+          [NET]: { host: '127.0.0.1', tls_name: 'localhost', port: ircd.tlsPort, tls: true, ca_file: caFile },
+          [LOCKED]: { host: '127.0.0.1', port: locked.port, tls: false },
+          [WRONG]: { host: '127.0.0.1', tls_name: 'elsewhere.example', port: ircd.tlsPort, ca_file: caFile },
+        },
+      }),
     });
   });
   after(async () => {
@@ -101,9 +94,6 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     return u;
   }
 
-  const privmsgTo = (nick: string, text?: string) => (l: { command: string; params: string[] }) =>
-    l.command === 'PRIVMSG' && l.params[0] === nick && (text === undefined || l.params[1] === text);
-
   it('registers through XEP-0077 with a real client and logs in to IRC over TLS', async () => {
     const c = await xmppUser('reg');
     const form = await c.request(xml('iq', { type: 'get', to: GW }, xml('query', { xmlns: 'jabber:iq:register' })));
@@ -116,7 +106,7 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
         .get('server')
         ?.getChildren('option')
         .map((o) => o.getChildText('value')),
-      [NET, LOCKED],
+      [NET, LOCKED, WRONG],
     );
     const nick = uniqueNick('reg');
     await registerWithGateway(c, GW, { nick, server: NET });
@@ -127,6 +117,13 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     assert.equal(whois.params[2], '~xmpp');
     // ngircd answers "is connected via SSL (secure link)" with numeric 275 (others use 671 RPL_WHOISSECURE).
     await watcher.waitLine((l) => (l.command === '275' || l.command === '671') && l.params[1] === nick, 'TLS');
+  });
+
+  it('verifies the IRC server certificate: a name mismatch keeps the user offline', async () => {
+    const c = await xmppUser('tls');
+    await registerWithGateway(c, GW, { nick: uniqueNick('tls'), server: WRONG });
+    const off = await c.waitFor(gatewayOffline(GW), 15_000);
+    assert.match(off.getChildText('status') ?? '', /altnames|certificate|elsewhere/i);
   });
 
   it('carries private messages both ways: chat, /me ⇄ CTCP ACTION, NOTICE → normal, formatting stripped', async () => {
@@ -168,7 +165,12 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
       xml('iq', { type: 'get', to: room }, xml('query', { xmlns: 'http://jabber.org/protocol/disco#info' })),
     );
     assert.equal(info.getChild('query')?.getChild('identity')?.attrs.category, 'conference');
-    assert.ok(info.getChild('query')?.getChildren('feature').some((f) => f.attrs.var === NS_MUC));
+    assert.ok(
+      info
+        .getChild('query')
+        ?.getChildren('feature')
+        .some((f) => f.attrs.var === NS_MUC),
+    );
     await c.send(xml('presence', { to: `${room}/${nick}` }, xml('x', { xmlns: NS_MUC })));
     const opPresence = await c.waitFor(isOccupant(room, op.nick), 10_000);
     assert.deepEqual(mucItem(opPresence), { affiliation: 'admin', role: 'moderator' }); // '@' chanop
@@ -390,15 +392,3 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     await c.waitFor(isMessageFrom(contact(gina.nick), 'welcome back'), 10_000);
   });
 });
-
-const conformancePeer = new NgircdLegacyPeer();
-driverConformance(
-  'irc (ngircd)',
-  () =>
-    ircDriver.create({
-      domain: GW,
-      options: Value.Default(IrcOptionsSchema, conformancePeer.driverOptions()) as IrcOptions,
-      log: pino({ level: process.env.SB_TEST_LOG ?? 'silent' }),
-    }),
-  conformancePeer,
-);

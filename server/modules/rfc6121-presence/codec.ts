@@ -2,6 +2,7 @@
 import type { SessionInfo } from '../../core/hooks.js';
 import { withAddresses } from '../../router/stanza.js';
 import { type Element, parseXml, xml } from '../../xml/element.js';
+import { NS_DELAY } from '../../xml/forward.js';
 import { isSubscriptionType, type SubscriptionType } from './subscription.js';
 
 /** The kinds of presence stanza RFC 6121 §4.7.1 defines ('available' is the absence of 'type'). */
@@ -76,4 +77,45 @@ export function pendingRequest(kept: string | null, contact: string, user: strin
     if (el.name === 'presence' && el.attrs.type === 'subscribe') return readdress(el, contact, user);
   }
   return typedPresence('subscribe', contact, user);
+}
+
+/**
+ * What the server remembers of an account that went offline: when (its last available resource became
+ * unavailable, or its last connected resource went away) and the status text of its last unavailable presence.
+ * Probe answers (RFC 6121 §4.3.2) and last activity (XEP-0012 §3) are built from it.
+ */
+export interface LastRecord {
+  /** In ms since the epoch. */
+  at: number;
+  status?: string;
+}
+
+/** Reads a stored record defensively: anything malformed counts as no record. */
+export function parseLastRecord(value: unknown): LastRecord | null {
+  if (typeof value !== 'object' || value === null) return null;
+  const { at, status } = value as { at?: unknown; status?: unknown };
+  if (typeof at !== 'number' || !Number.isFinite(at)) return null;
+  return typeof status === 'string' ? { at, status } : { at };
+}
+
+/** The status text of an unavailable presence; the first <status/> without another language wins. */
+export function unavailableStatus(presence: Element): string | undefined {
+  const statuses = presence.getChildren('status');
+  const chosen = statuses.find((s) => s.attrs['xml:lang'] === undefined) ?? statuses[0];
+  const text = chosen?.getText();
+  return text ? text : undefined;
+}
+
+/**
+ * RFC 6121 §4.3.2: the answer to a probe of an account with no available resource: unavailable from the bare
+ * JID, with the status of the account's last unavailable presence and, when known, an XEP-0203 <delay/> (§3)
+ * stamped with the time the account went offline (UTC, XEP-0082).
+ */
+export function lastUnavailable(from: string, to: string, last: LastRecord | null, host: string): Element {
+  return xml(
+    'presence',
+    { type: 'unavailable', from, to },
+    last?.status !== undefined ? xml('status', null, last.status) : null,
+    last ? xml('delay', { xmlns: NS_DELAY, from: host, stamp: new Date(last.at).toISOString() }) : null,
+  );
 }

@@ -6,12 +6,14 @@ import { defineModule } from '../../core/module.js';
 import { StanzaError } from '../../errors/index.js';
 import { errorReply } from '../../router/stanza.js';
 import type {} from '../rfc6121-roster/types.js';
-import { presenceKind } from './codec.js';
+import { type LastRecord, presenceKind } from './codec.js';
+import { LastPresenceStore } from './last-presence.js';
 import { ownPresence, sessionEnded, trackDirected } from './own.js';
 import { KeyedRateLimiter } from './rate-limit.js';
-import { availableResources, type Deps } from './state.js';
+import { availableResources, type Deps, presenceState } from './state.js';
 import { isSubscriptionType } from './subscription.js';
 import { answerProbe, inboundSubscription, outboundSubscription } from './subscriptions.js';
+import type {} from './types.js';
 
 export { applyOwnPresence, parsePriority } from './codec.js';
 
@@ -33,7 +35,10 @@ export default defineModule({
       ctx,
       roster: ctx.need('roster'),
       limiter: new KeyedRateLimiter(SUBSCRIPTION_BURST, SUBSCRIPTIONS_PER_MINUTE),
+      // The store keeps the name XEP-0012 records always had, so records written before stay readable.
+      last: new LastPresenceStore(ctx.store.keyval<LastRecord>('last'), ctx.host),
     };
+    ctx.provide('lastPresence', deps.last);
 
     // A presence without 'to' arrives addressed to the sender's own bare JID (target 'self'): the user's own
     // presence (§4.2, §4.4, §4.5). Whoever routed it (the client, or a module re-routing a copy), 'from' names
@@ -64,6 +69,12 @@ export default defineModule({
 
     // §4.5.2: a session that ends without unavailable presence is announced unavailable.
     ctx.hook('resource-unbind', ({ session }) => sessionEnded(deps, session));
+
+    // XEP-0077 §3.2: the roster module cancels the subscriptions of an account being deleted; its sessions,
+    // ended right after, must not write a last presence record for an account that is gone.
+    ctx.hook('user-deleting', ({ username }) => {
+      for (const s of ctx.sessions.resources(`${username}@${ctx.host}`)) presenceState(s).accountRemoved = true;
+    });
   },
 });
 

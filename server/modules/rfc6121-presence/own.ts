@@ -4,8 +4,17 @@ import type { SessionInfo, StanzaEvent } from '../../core/hooks.js';
 import { Jid } from '../../jid/index.js';
 import { type Element, xml } from '../../xml/element.js';
 import type {} from '../xep-0191-blocking/types.js';
-import { applyOwnPresence, pendingRequest, probe, readdress, typedPresence } from './codec.js';
-import { type Deps, MAX_DIRECTED, peekPresenceState, presenceState, subscribers, subscriptions } from './state.js';
+import { applyOwnPresence, pendingRequest, probe, readdress, typedPresence, unavailableStatus } from './codec.js';
+import {
+  availableResources,
+  type Deps,
+  MAX_DIRECTED,
+  type PresenceState,
+  peekPresenceState,
+  presenceState,
+  subscribers,
+  subscriptions,
+} from './state.js';
 
 /** A presence the user's client sent without 'to' (it arrives addressed to the user's bare JID, target 'self'). */
 export async function ownPresence(deps: Deps, ev: StanzaEvent): Promise<void> {
@@ -18,23 +27,40 @@ export async function ownPresence(deps: Deps, ev: StanzaEvent): Promise<void> {
   const st = presenceState(session);
   if (type === undefined) {
     const initial = !st.available;
+    // RFC 6121 §8.5.2.1.1: only an available resource with a non-negative priority gets bare-JID messages.
+    const wasDeliverable = st.available && session.priority >= 0;
     applyOwnPresence(session, ev.stanza);
     st.available = true;
+    st.unavailableStatus = undefined;
     await broadcastAvailable(deps, session, ev.stanza, initial);
     if (initial) await becameAvailable(deps, session);
+    // XEP-0160 §2: a resource that started with a negative priority and raises it gets the stored messages now.
+    if (!wasDeliverable && session.priority >= 0) await fireSafely(deps, 'session-deliverable', session);
     return;
   }
   const wasAvailable = st.available;
   applyOwnPresence(session, ev.stanza);
   st.available = false;
+  st.unavailableStatus = unavailableStatus(ev.stanza);
   await broadcastUnavailable(deps, session, ev.stanza, wasAvailable);
-  if (wasAvailable) await fireSafely(deps, 'session-unavailable', session);
+  if (!wasAvailable) return;
+  await recordUnavailable(deps, session, st.unavailableStatus);
+  await fireSafely(deps, 'session-unavailable', session);
 }
 
-/** RFC 6121 §4.5.2: a session that ends without unavailable presence gets one broadcast on its behalf. */
+/**
+ * RFC 6121 §4.5.2: a session that ends without unavailable presence gets one broadcast on its behalf. The last
+ * connected resource going away is also the account's logout (XEP-0012 §3).
+ */
 export async function sessionEnded(deps: Deps, session: SessionInfo): Promise<void> {
   const st = peekPresenceState(session);
-  if (!st || (!st.available && st.directed.size === 0)) return;
+  if (st && (st.available || st.directed.size > 0)) await announceEnd(deps, session, st);
+  if (st?.accountRemoved || deps.ctx.sessions.resources(session.jid.bareString).length > 0) return;
+  const status = st?.unavailableStatus;
+  await recordSafely(deps, session, () => deps.last.loggedOut(session.username, status));
+}
+
+async function announceEnd(deps: Deps, session: SessionInfo, st: PresenceState): Promise<void> {
   const wasAvailable = st.available;
   st.available = false;
   // RFC 6120 §7.7.2.2: a session replaced by a newer one on the same full JID that is already available must
@@ -42,7 +68,28 @@ export async function sessionEnded(deps: Deps, session: SessionInfo): Promise<vo
   const current = deps.ctx.sessions.get(session.jid);
   if (current && current !== session && current.available) return;
   await broadcastUnavailable(deps, session, xml('presence', { type: 'unavailable' }), wasAvailable);
-  if (wasAvailable) await fireSafely(deps, 'session-unavailable', session);
+  if (!wasAvailable) return;
+  await recordUnavailable(deps, session, undefined);
+  await fireSafely(deps, 'session-unavailable', session);
+}
+
+/**
+ * The account's last available resource became unavailable: its presence is remembered for probe answers
+ * (RFC 6121 §4.3.2), with the status text if the unavailable presence had one.
+ */
+async function recordUnavailable(deps: Deps, session: SessionInfo, status: string | undefined): Promise<void> {
+  if (peekPresenceState(session)?.accountRemoved) return;
+  if (availableResources(deps.ctx, session.jid.bareString).length > 0) return;
+  await recordSafely(deps, session, () => deps.last.wentUnavailable(session.username, status));
+}
+
+async function recordSafely(deps: Deps, session: SessionInfo, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (err) {
+    // A storage failure costs the probe answers their stamp, not the presence change that already went out.
+    deps.ctx.log.error({ err, jid: session.jid.toString() }, 'recording the last presence failed');
+  }
 }
 
 /** §4.2.2 (initial) and §4.4.2 (update): to the contacts subscribed to the user and to the user's resources. */
@@ -85,7 +132,7 @@ async function broadcastUnavailable(
   }
 }
 
-/** After initial presence: pending subscription requests (§3.1.3) and the hook offline delivery listens to. */
+/** After initial presence: pending subscription requests (§3.1.3), then the 'session-available' hook. */
 async function becameAvailable(deps: Deps, session: SessionInfo): Promise<void> {
   const { ctx, roster } = deps;
   const bare = session.jid.bareString;
@@ -128,7 +175,7 @@ export async function trackDirected(deps: Deps, ev: StanzaEvent): Promise<void> 
 
 async function fireSafely(
   deps: Deps,
-  event: 'session-available' | 'session-unavailable',
+  event: 'session-available' | 'session-deliverable' | 'session-unavailable',
   session: SessionInfo,
 ): Promise<void> {
   try {

@@ -2,6 +2,7 @@
 import type { SessionInfo } from '../../core/hooks.js';
 import type { ModuleContext } from '../../core/module.js';
 import type { RosterItem, RosterService } from '../rfc6121-roster/types.js';
+import type { LastPresenceStore } from './last-presence.js';
 import type { KeyedRateLimiter } from './rate-limit.js';
 
 export type Ctx = ModuleContext<Record<string, never>>;
@@ -11,6 +12,8 @@ export interface Deps {
   roster: RosterService;
   /** Bounds deliveries and automatic answers per (user, contact) pair. */
   limiter: KeyedRateLimiter;
+  /** The accounts' last unavailable presence (RFC 6121 §4.3.2, XEP-0012 §3). */
+  last: LastPresenceStore;
 }
 
 /** Per-session presence state, kept beside the session's own `available` flag (which the core resets on close). */
@@ -19,6 +22,10 @@ export interface PresenceState {
   available: boolean;
   /** Entities that received directed available presence from this resource and are not contacts (§4.6.2). */
   directed: Set<string>;
+  /** Status text of this resource's latest unavailable presence, cleared when it becomes available again. */
+  unavailableStatus?: string;
+  /** The account is being deleted: nothing more is recorded for it when this session ends. */
+  accountRemoved?: boolean;
 }
 
 const STATE_KEY = 'presence';

@@ -4,7 +4,7 @@ import { StanzaError } from '../../errors/index.js';
 import type { Jid } from '../../jid/index.js';
 import { errorReply } from '../../router/stanza.js';
 import type { SubscriptionSnapshot } from '../rfc6121-roster/types.js';
-import { keptRequest, readdress, typedPresence } from './codec.js';
+import { keptRequest, type LastRecord, lastUnavailable, readdress, typedPresence } from './codec.js';
 import { availableResources, type Ctx, type Deps } from './state.js';
 import {
   type InboundDecision,
@@ -105,13 +105,24 @@ export async function answerProbe(deps: Deps, ev: StanzaEvent): Promise<void> {
     return;
   }
   const online = availableResources(ctx, userBare);
-  // §4.3.2 rule 2: no available resource: unavailable from the bare JID.
+  // §4.3.2 rule 3: no available resource: unavailable from the bare JID, with the status of the user's last
+  // unavailable presence and an XEP-0203 delay stamped with when the user went offline, when recorded.
   if (online.length === 0) {
-    ctx.send(typedPresence('unavailable', userBare, prober.toString()));
+    ctx.send(lastUnavailable(userBare, prober.toString(), await lastPresence(deps, user), ctx.host));
     return;
   }
-  // §4.3.2 rule 3: the last presence without 'to' of each available resource.
+  // §4.3.2 rule 4: the last presence without 'to' of each available resource.
   for (const s of online) if (s.presence) ctx.send(readdress(s.presence, s.jid.toString(), prober.toString()));
+}
+
+async function lastPresence(deps: Deps, user: string): Promise<LastRecord | null> {
+  try {
+    return await deps.last.get(user);
+  } catch (err) {
+    // Without the record the answer is still correct, only less informative.
+    deps.ctx.log.error({ err, user }, 'reading the last presence failed');
+    return null;
+  }
 }
 
 function sendCurrentPresence(ctx: Ctx, userBare: string, contact: string): void {

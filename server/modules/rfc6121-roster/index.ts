@@ -89,6 +89,12 @@ export default defineModule({
       if (ctx.sessions.resources(session.jid.bare()).length === 0) store.forget(session.host, session.username);
     });
     ctx.hook('user-deleted', ({ host, username }) => store.forget(host, username));
+
+    // XEP-0077 §3.2: an account being deleted cancels every subscription in its roster first, as if each item
+    // were removed (RFC 6121 §2.5.2); the contacts' servers then update their rosters (Appendix A.3).
+    ctx.hook('user-deleting', async ({ host, username }) => {
+      if (host === ctx.host) await cancelAllSubscriptions(ctx, await service.document(host, username), username);
+    });
   },
 });
 
@@ -108,27 +114,48 @@ async function rosterSet(ctx: Ctx, service: RosterServiceImpl, ev: IqEvent): Pro
   // A subscription to oneself has no meaning (the account always sees its own presence): refused as a policy.
   if (set.jid === ev.to.bareString) throw StanzaError.notAllowed('you cannot add yourself to your roster');
   const removed = await service.clientSet(ctx.host, user, set);
-  if (removed) cancelSubscriptions(ctx, ev.to.bareString, set.jid, removed);
+  if (removed) await cancelSubscriptions(ctx, ev.to.bareString, set.jid, removed);
 }
 
 /**
  * RFC 6121 §2.5.2: removing an item cancels the subscriptions in both directions: unsubscribe when the user was
  * subscribed to the contact (or asked to be), unsubscribed when the contact was subscribed to the user (or asked).
- * Sent from the user's bare JID through the router, so outbound policy (blocking) applies.
+ * Sent from the user's bare JID through the router, so outbound policy (blocking) applies. Resolves once local
+ * contacts have processed them.
  */
-function cancelSubscriptions(ctx: Ctx, user: string, contact: string, removed: Removed): void {
+async function cancelSubscriptions(ctx: Ctx, user: string, contact: string, removed: Removed): Promise<void> {
+  const sent: Promise<void>[] = [];
   const sub = removed.item.subscription;
   if (sub === 'to' || sub === 'both' || removed.item.ask === 'subscribe') {
-    ctx.send(xml('presence', { type: 'unsubscribe', from: user, to: contact }));
+    sent.push(ctx.send(xml('presence', { type: 'unsubscribe', from: user, to: contact })));
   }
   const sharedPresence = sub === 'from' || sub === 'both';
-  if (sharedPresence || removed.pendingIn) ctx.send(xml('presence', { type: 'unsubscribed', from: user, to: contact }));
+  if (sharedPresence || removed.pendingIn)
+    sent.push(ctx.send(xml('presence', { type: 'unsubscribed', from: user, to: contact })));
   // RFC 6121 §3.2.2: the contact no longer sees the user's presence: it gets unavailable from each resource.
   if (sharedPresence) {
     for (const s of ctx.sessions.resources(user)) {
-      if (s.available) ctx.send(xml('presence', { type: 'unavailable', from: s.jid.toString(), to: contact }));
+      if (s.available)
+        sent.push(ctx.send(xml('presence', { type: 'unavailable', from: s.jid.toString(), to: contact })));
     }
   }
+  await Promise.all(sent);
+}
+
+/**
+ * XEP-0077 §3.2: every subscription of an account being deleted is cancelled, as §2.5.2 does for one removed
+ * item; requests still pending in (kept without a roster item, §3.1.3) are denied with unsubscribed.
+ */
+async function cancelAllSubscriptions(ctx: Ctx, doc: RosterDoc, username: string): Promise<void> {
+  const user = `${username}@${ctx.host}`;
+  const cancelled: Promise<void>[] = [];
+  for (const [jid, item] of Object.entries(doc.items)) {
+    cancelled.push(cancelSubscriptions(ctx, user, jid, { item, pendingIn: jid in doc.pending }));
+  }
+  for (const jid of Object.keys(doc.pending)) {
+    if (!(jid in doc.items)) cancelled.push(ctx.send(xml('presence', { type: 'unsubscribed', from: user, to: jid })));
+  }
+  await Promise.all(cancelled);
 }
 
 /** RFC 6121 §2.1.6: a push goes to every resource that requested the roster. */

@@ -5,8 +5,9 @@ import { defineModule } from '../../core/module.js';
 import { StanzaError } from '../../errors/index.js';
 import type { Jid } from '../../jid/index.js';
 import { errorReply } from '../../router/stanza.js';
+import type {} from '../rfc6121-presence/types.js';
 import type {} from '../rfc6121-roster/types.js';
-import { type LastRecord, lastResult, NS_LAST, parseLastRecord, secondsSince, unavailableStatus } from './codec.js';
+import { lastResult, NS_LAST, secondsSince } from './codec.js';
 
 export default defineModule({
   name: 'last',
@@ -20,11 +21,12 @@ export default defineModule({
   ],
   options: Type.Object({}, { additionalProperties: false }),
   defaultEnabled: true,
+  // The logout time and the last unavailable status are recorded by the presence module, which answers probes
+  // of offline contacts from the same record (RFC 6121 §4.3.2).
+  dependencies: ['presence'],
   setup(ctx) {
     const started = Date.now();
-    const records = ctx.store.keyval<LastRecord>('last');
-    // Per-session state, under the module's name: the status of the session's latest unavailable broadcast.
-    const STATE_KEY = ctx.name;
+    const records = ctx.need('lastPresence');
 
     ctx.feature(NS_LAST);
     ctx.accountFeature(NS_LAST);
@@ -43,7 +45,7 @@ export default defineModule({
     const answerFor = async (account: Jid) => {
       // XEP-0012 §3: with a connected or available resource the answer is 0 seconds, with no text.
       if (ctx.sessions.resources(account).length > 0) return lastResult(0);
-      const rec = parseLastRecord(await records.get(ctx.host, localOf(account)));
+      const rec = await records.get(localOf(account));
       if (rec === null) throw StanzaError.itemNotFound('no last activity is recorded for this account');
       return lastResult(secondsSince(rec.at, Date.now()), rec.status);
     };
@@ -77,27 +79,6 @@ export default defineModule({
       },
       10,
     );
-
-    // XEP-0012 §3: remember the status text of a resource's unavailable broadcast; an available one clears it.
-    ctx.hook(
-      'pre-presence/self',
-      (ev) => {
-        const session = ctx.sessions.get(ev.from);
-        if (!session) return;
-        const type = ev.stanza.attrs.type;
-        if (type === 'unavailable') session.state.set(STATE_KEY, unavailableStatus(ev.stanza));
-        else if (type === undefined) session.state.delete(STATE_KEY);
-      },
-      50,
-    );
-
-    // XEP-0012 §3: the time of logout is when the account's last resource goes away.
-    ctx.hook('resource-unbind', async ({ session }) => {
-      if (ctx.sessions.resources(session.jid.bare()).length > 0) return;
-      const status = session.state.get(STATE_KEY);
-      const rec: LastRecord = typeof status === 'string' ? { at: Date.now(), status } : { at: Date.now() };
-      await records.set(ctx.host, session.username, rec);
-    });
   },
 });
 

@@ -15,7 +15,9 @@ export default defineModule({
     ctx.identity('server', 'im', ctx.options.name);
     ctx.feature(NS.DISCO_INFO);
     ctx.feature(NS.DISCO_ITEMS);
+    // XEP-0030 §3.1: an account answers both queries on its bare JID (the server answers for it, below).
     ctx.accountFeature(NS.DISCO_INFO);
+    ctx.accountFeature(NS.DISCO_ITEMS);
 
     ctx.iq('get', NS.DISCO_INFO, 'query', (ev) => {
       // XEP-0030 §3.1: nodes we do not know are item-not-found.

@@ -28,6 +28,9 @@ export default defineModule({
   defaultEnabled: true,
   setup(ctx) {
     const store = ctx.store.map<StoredFragments>('private');
+    // Advertised in disco#info (XEP-0030), as servers customarily do for XEP-0049, so that clients can tell
+    // whether storage is there before relying on it.
+    ctx.feature(NS_PRIVATE);
     const { max_bytes: maxBytes, max_namespaces: maxNamespaces } = ctx.options;
     // Read at request time: modules loaded after this one add their features too.
     const serverNamespaces = (): ReadonlySet<string> =>

@@ -50,6 +50,9 @@ export default defineModule({
   defaultEnabled: true,
   setup(ctx) {
     const limiter = new RateLimiter(ctx.options.per_ip_per_hour, 3600_000);
+    // XEP-0077 "Determining Support": the feature is advertised in disco#info (password change and removal
+    // work even when account creation is off).
+    ctx.feature(NS.REGISTER);
     const checkPassword = (password: string): void => {
       if ([...password].length < ctx.options.min_password_length) {
         throw StanzaError.notAcceptable(`password must have at least ${ctx.options.min_password_length} characters`);
@@ -110,14 +113,13 @@ export default defineModule({
         const user = ev.from.local;
         if (user === null || ev.from.domain !== ctx.host) throw StanzaError.forbidden();
         if (ev.payload.getChild('remove')) {
+          // XEP-0077 §3.2: AccountService cancels the subscriptions in the roster before the data goes (the
+          // 'user-deleting' event), and the server ends the account's sessions with a not-authorized stream
+          // error once this result is on its way.
           await ctx.accounts.delete(ctx.host, user).catch((err: unknown) => {
             throw toStanzaError(err);
           });
           ctx.log.info({ username: user }, 'account removed in-band');
-          // XEP-0077 §3.2: the server answers, then ends the user's sessions.
-          setImmediate(() => {
-            for (const s of ctx.sessions.resources(ev.from)) s.close();
-          });
           return undefined;
         }
         const username = ev.payload.getChildText('username');

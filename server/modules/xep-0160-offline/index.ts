@@ -61,8 +61,11 @@ export default defineModule({
       return true;
     });
 
-    // XEP-0160 §2 step 5: deliver to the resource that sent non-negative available presence, and only to it.
-    ctx.hook('session-available', ({ session }) => {
+    // XEP-0160 §2 step 5: deliver to the resource that sent non-negative available presence, and only to it:
+    // at its initial presence, or later when it raises a negative priority (the presence module fires
+    // 'session-deliverable' once per such change). The queue runs one delivery at a time per user and deletes
+    // what it sent, so a second event finds nothing to send again.
+    ctx.hook('session-deliverable', ({ session }) => {
       if (session.priority < 0) return;
       const target = (): SessionInfo[] =>
         ctx.sessions.get(session.jid) === session && session.available && session.priority >= 0 ? [session] : [];

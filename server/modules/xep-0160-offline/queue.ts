@@ -71,7 +71,7 @@ export class OfflineQueue {
   /**
    * Called before a live message goes to `targets()`: what is stored goes first, to the first of them only (as
    * from presence, one resource gets the queue), so the live message cannot overtake it (RFC 6120 §10.1). This
-   * matters between a resource becoming available and its 'session-available' delivery. Costs nothing once the
+   * matters between a resource becoming available and its 'session-deliverable' delivery. Costs nothing once the
    * queue is known to be empty and no delivery is running.
    */
   async flushBefore(user: string, targets: () => SessionInfo[]): Promise<void> {

@@ -67,6 +67,8 @@ export async function resume(deps: SmDeps, stream: ClientStream, el: Element): P
   }
   // Whatever the former transport delivered is handled first, so the 'h' we report is final.
   await manager.session.whenIdle();
+  // The new connection may have dropped meanwhile: the former session then simply goes on waiting.
+  if (stream.isClosed) return;
   if (findResumable(deps, stream, previd) !== manager) {
     stream.sendDirect(failed('item-not-found'));
     return;

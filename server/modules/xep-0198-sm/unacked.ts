@@ -64,7 +64,7 @@ export function disposeUnacked(ctx: ModuleContext<unknown>, session: SessionInfo
 function store(ctx: ModuleContext<unknown>, session: SessionInfo, el: Element): void {
   const from = Jid.tryParse(el.attrs.from) ?? Jid.of(null, ctx.host);
   const to = Jid.tryParse(el.attrs.to) ?? session.jid;
-  ctx.fire('message/offline', { stanza: el, from, to, origin: LOCAL }).then(
+  void ctx.fire('message/offline', { stanza: el, from, to, origin: LOCAL }).then(
     // RFC 6121 §8.5.2.2: without offline storage, the sender learns that the message was not delivered.
     (taken) => {
       if (!taken) bounce(ctx, el);

@@ -73,8 +73,14 @@ describe('SIP message codec (RFC 3261 §7)', () => {
   });
 
   it('rejects a bad start line, a wrong version and missing mandatory headers', () => {
-    assert.equal(status(() => parseDatagram(Buffer.from(MESSAGE.replace(' SIP/2.0\r\n', '\r\n')))), 400);
-    assert.equal(status(() => parseDatagram(Buffer.from(MESSAGE.replace(' SIP/2.0\r\n', ' SIP/3.0\r\n')))), 505);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(MESSAGE.replace(' SIP/2.0\r\n', '\r\n')))),
+      400,
+    );
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(MESSAGE.replace(' SIP/2.0\r\n', ' SIP/3.0\r\n')))),
+      505,
+    );
     for (const h of ['Via', 'From', 'To', 'Call-ID', 'CSeq']) {
       const text = MESSAGE.split('\r\n')
         .filter((l) => !l.startsWith(`${h}:`))
@@ -90,30 +96,61 @@ describe('SIP message codec (RFC 3261 §7)', () => {
       assert.equal(err?.status, 400, h);
       assert.ok(err?.head, `${h}: the parsed headers are kept for the response`);
     }
-    assert.equal(status(() => parseDatagram(Buffer.from(MESSAGE.replace('1 MESSAGE', '1 INVITE')))), 400);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(MESSAGE.replace('1 MESSAGE', '1 INVITE')))),
+      400,
+    );
   });
 
   it('checks Content-Length against a datagram', () => {
-    assert.equal(status(() => parseDatagram(Buffer.from(MESSAGE.replace('Length: 5', 'Length: 50')))), 400);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(MESSAGE.replace('Length: 5', 'Length: 50')))),
+      400,
+    );
     const short = parseDatagram(Buffer.from(MESSAGE.replace('Length: 5', 'Length: 2')));
     assert.equal(short.body.toString(), 'he');
-    assert.equal(status(() => parseDatagram(Buffer.from(MESSAGE.replace('Length: 5', 'Length: x')))), 400);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(MESSAGE.replace('Length: 5', 'Length: x')))),
+      400,
+    );
   });
 
   it('enforces the size, header-count and UTF-8 limits', () => {
     const big = MESSAGE.replace('Max-Forwards: 70', `X-Big: ${'a'.repeat(20_000)}\r\nMax-Forwards: 70`);
-    assert.equal(status(() => parseDatagram(Buffer.from(big))), 513);
-    const many = MESSAGE.replace('Max-Forwards: 70', `${'X-H: 1\r\n'.repeat(DEFAULT_LIMITS.maxHeaders)}Max-Forwards: 70`);
-    assert.equal(status(() => parseDatagram(Buffer.from(many))), 513);
-    assert.equal(status(() => parseDatagram(Buffer.alloc(70_000, 0x41))), 513);
-    const bad = Buffer.concat([Buffer.from(MESSAGE.replace('"Bob"', '"B')), Buffer.from([0xff])]);
-    assert.equal(status(() => parseDatagram(bad)), 400);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(big))),
+      513,
+    );
+    const many = MESSAGE.replace(
+      'Max-Forwards: 70',
+      `${'X-H: 1\r\n'.repeat(DEFAULT_LIMITS.maxHeaders)}Max-Forwards: 70`,
+    );
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(many))),
+      513,
+    );
+    assert.equal(
+      status(() => parseDatagram(Buffer.alloc(70_000, 0x41))),
+      513,
+    );
+    const [head = '', tail = ''] = MESSAGE.split('"Bob"');
+    const bad = Buffer.concat([Buffer.from(`${head}"B`), Buffer.from([0xff]), Buffer.from(`"${tail}`)]);
+    assert.equal(
+      status(() => parseDatagram(bad)),
+      400,
+    );
     const ctl = MESSAGE.replace('Max-Forwards: 70', 'X-Ctl: a\u0001b\r\nMax-Forwards: 70');
-    assert.equal(status(() => parseDatagram(Buffer.from(ctl))), 400);
+    assert.equal(
+      status(() => parseDatagram(Buffer.from(ctl))),
+      400,
+    );
   });
 
   it('keeps bodies as bytes, invalid UTF-8 included', () => {
-    const raw = Buffer.concat([Buffer.from(MESSAGE.slice(0, -5).replace('Length: 5', 'Length: 3')), Buffer.from([0xc3, 0x28, 0xff])]);
+    const raw = Buffer.concat([
+      Buffer.from(MESSAGE.slice(0, -5).replace('Length: 5', 'Length: 3')),
+      Buffer.from([0xc3, 0x28, 0xff]),
+    ]);
     const m = parseDatagram(raw);
     assert.deepEqual([...m.body], [0xc3, 0x28, 0xff]);
   });
@@ -188,7 +225,10 @@ describe('SIP message codec (RFC 3261 §7)', () => {
       assert.equal(spec?.uri, 'sip:bob@h');
       assert.equal(spec?.params.get('tag'), 'xyz');
       const via = parseVia('SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKx;rport');
-      assert.deepEqual([via?.transport, via?.host, via?.port, via?.params.get('rport')], ['UDP', '127.0.0.1', 5060, null]);
+      assert.deepEqual(
+        [via?.transport, via?.host, via?.port, via?.params.get('rport')],
+        ['UDP', '127.0.0.1', 5060, null],
+      );
       assert.equal(parseVia('SIP/2.0/UDP'), null);
       assert.deepEqual(parseCSeq('42 MESSAGE'), { seq: 42, method: 'MESSAGE' });
       assert.equal(parseCSeq('99999999999 MESSAGE'), null);

@@ -1,12 +1,8 @@
-// Unit: XEP-0012 codec (server/modules/xep-0012-last/codec.ts).
+// Unit: XEP-0012 codec (server/modules/xep-0012-last/codec.ts) and the last presence record it answers from
+// (server/modules/rfc6121-presence/codec.ts).
 import assert from 'node:assert/strict';
-import {
-  lastResult,
-  NS_LAST,
-  parseLastRecord,
-  secondsSince,
-  unavailableStatus,
-} from '../../../server/modules/xep-0012-last/codec.js';
+import { parseLastRecord, unavailableStatus } from '../../../server/modules/rfc6121-presence/codec.js';
+import { lastResult, NS_LAST, secondsSince } from '../../../server/modules/xep-0012-last/codec.js';
 import { parseXml } from '../../../server/xml/element.js';
 
 describe('unit: last activity codec (XEP-0012)', () => {
