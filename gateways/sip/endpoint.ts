@@ -85,13 +85,17 @@ export class SipEndpoint {
           opts.log.debug({ err: err.message, status: err.status, source }, 'invalid SIP message');
           // Only requests are answered (RFC 3261 §8.2); a bad response is dropped (§18.1.2).
           if (!err.head?.request || err.head.method === 'ACK') return;
-          const res = makeResponse({ headers: err.head.headers }, err.status, { reason: `${REASONS[err.status]} (${err.message})` });
+          const res = makeResponse({ headers: err.head.headers }, err.status, {
+            reason: `${REASONS[err.status]} (${err.message})`,
+          });
           this.tx.transmit(res, responseFlow({ headers: err.head.headers }, source));
         },
       },
     );
-    this.tx = new TransactionLayer(this.transport, { ...opts.transactions, timers: opts.timers, log: opts.log }, (stx) =>
-      this.inbound(stx),
+    this.tx = new TransactionLayer(
+      this.transport,
+      { ...opts.transactions, timers: opts.timers, log: opts.log },
+      (stx) => this.inbound(stx),
     );
   }
 
@@ -147,11 +151,20 @@ export class SipEndpoint {
   private build(spec: RequestSpec, auth: readonly (readonly [string, string])[], dest: Flow): SipRequest {
     const h = new SipHeaders();
     const local = this.transport.local(dest.transport) ?? this.transport.connectionLocal(dest);
-    const sentBy = local ? `${local.address.includes(':') ? `[${local.address}]` : local.address}:${local.port}` : '127.0.0.1';
+    const sentBy = local
+      ? `${local.address.includes(':') ? `[${local.address}]` : local.address}:${local.port}`
+      : '127.0.0.1';
     h.add('Via', `SIP/2.0/${dest.transport.toUpperCase()} ${sentBy};branch=${newBranch()};rport`);
     h.add('Max-Forwards', '70');
     for (const r of spec.route ?? []) h.add('Route', r);
-    h.add('From', formatNameAddr({ ...(spec.from.display ? { display: spec.from.display } : {}), uri: spec.from.uri, params: new Map([['tag', spec.from.tag]]) }));
+    h.add(
+      'From',
+      formatNameAddr({
+        ...(spec.from.display ? { display: spec.from.display } : {}),
+        uri: spec.from.uri,
+        params: new Map([['tag', spec.from.tag]]),
+      }),
+    );
     h.add('To', `<${spec.to.uri}>${spec.to.tag ? formatParams(new Map([['tag', spec.to.tag]])) : ''}`);
     h.add('Call-ID', spec.callId);
     h.add('CSeq', `${spec.nextSeq()} ${spec.method}`);
@@ -167,11 +180,23 @@ export class SipEndpoint {
   private inbound(stx: ServerTransaction): void {
     const req = stx.request;
     const mf = req.headers.get('Max-Forwards');
-    if (mf !== undefined && Number(mf.trim()) === 0 && req.method !== 'OPTIONS') return stx.respond(483);
-    if (!parseSipUri(req.uri)) return stx.respond(416); // §8.2.2.1: only sip/sips Request-URIs
+    if (mf !== undefined && Number(mf.trim()) === 0 && req.method !== 'OPTIONS') {
+      stx.respond(483);
+      return;
+    }
+    if (!parseSipUri(req.uri)) {
+      stx.respond(416);
+      return;
+    } // §8.2.2.1: only sip/sips Request-URIs
     const unsupported = req.headers.all('Require').filter((o) => !SUPPORTED_OPTIONS.has(o.toLowerCase()));
-    if (unsupported.length > 0) return stx.respond(420, { headers: [['Unsupported', unsupported.join(', ')]] });
-    if (!this.handler) return stx.respond(503, { headers: [['Retry-After', '30']] });
+    if (unsupported.length > 0) {
+      stx.respond(420, { headers: [['Unsupported', unsupported.join(', ')]] });
+      return;
+    }
+    if (!this.handler) {
+      stx.respond(503, { headers: [['Retry-After', '30']] });
+      return;
+    }
     this.handler(stx);
   }
 

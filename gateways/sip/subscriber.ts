@@ -20,7 +20,7 @@ import { mediaType } from './im.js';
 import type { SipRequest } from './message.js';
 import { PIDF_TYPE, parsePidf } from './pidf.js';
 import { parseDelta } from './syntax.js';
-import { TransactionTimeout, type ServerTransaction } from './transaction.js';
+import { type ServerTransaction, TransactionTimeout } from './transaction.js';
 
 export interface SubscriberDeps {
   readonly endpoint: SipEndpoint;
@@ -55,6 +55,8 @@ export class Subscription {
     private readonly deps: SubscriberDeps,
     readonly target: string,
     private readonly onPresence: (p: LegacyPresence) => void,
+    /** A fetch (Expires: 0): one NOTIFY is expected, no refresh and no re-subscription. */
+    private readonly fetch = false,
   ) {}
 
   /** Sends the initial SUBSCRIBE; rejects (with the RFC 7247 §7 mapped error) when the peer refuses it. */
@@ -81,22 +83,39 @@ export class Subscription {
       this.deps.route(this.key, null);
       throw sipFailure(res.status, res.reason);
     }
-    if (!this.dialog) this.dialog = subscriberDialog(spec, this.seq, res);
-    else if (this.dialog) this.dialog.localSeq = Math.max(this.dialog.localSeq, this.seq);
+    const existing = this.dialog as Dialog | null; // a NOTIFY may have created it already (RFC 6665 §4.1.2.4)
+    if (existing) existing.localSeq = Math.max(existing.localSeq, this.seq);
+    else this.dialog = subscriberDialog(spec, this.seq, res);
     this.failures = 0;
-    this.schedule(parseDelta(res.headers.get('Expires')) ?? this.deps.expires);
+    if (!this.fetch) this.schedule(parseDelta(res.headers.get('Expires')) ?? this.deps.expires);
   }
 
   /** An in-dialog (or dialog-creating) NOTIFY for this subscription (RFC 6665 §4.1.3). */
   notify(tx: ServerTransaction): void {
     const req = tx.request;
+    if (this.stopped) {
+      tx.respond(200);
+      return;
+    } // the final NOTIFY after an unsubscribe
     const state = parseSubscriptionState(req.headers.get('Subscription-State'));
-    if (!state) return tx.respond(400, { reason: 'Bad Request (Subscription-State)' });
+    if (!state) {
+      tx.respond(400, { reason: 'Bad Request (Subscription-State)' });
+      return;
+    }
     if (!this.dialog && this.spec) this.dialog = subscriberDialog(this.spec, this.seq, req);
-    if (this.dialog && !acceptRemoteSeq(this.dialog, req)) return tx.respond(500, { reason: 'Out of order CSeq' });
+    if (this.dialog && !acceptRemoteSeq(this.dialog, req)) {
+      tx.respond(500, { reason: 'Out of order CSeq' });
+      return;
+    }
     const body = this.readBody(req);
-    if (body === 'bad') return tx.respond(400, { reason: 'Bad Request (PIDF)' });
-    if (body === 'unsupported') return tx.respond(415, { headers: [['Accept', PIDF_TYPE]] });
+    if (body === 'bad') {
+      tx.respond(400, { reason: 'Bad Request (PIDF)' });
+      return;
+    }
+    if (body === 'unsupported') {
+      tx.respond(415, { headers: [['Accept', PIDF_TYPE]] });
+      return;
+    }
     tx.respond(200);
     if (body) this.onPresence(body);
     this.onState(state);
@@ -109,7 +128,7 @@ export class Subscription {
   }
 
   private onState(s: SubscriptionState): void {
-    if (this.stopped) return;
+    if (this.stopped || this.fetch) return;
     if (s.state === 'active' || s.state === 'pending') {
       if (s.expires !== undefined) this.schedule(s.expires);
       return;
@@ -195,7 +214,7 @@ export class Subscription {
     if (this.stopped) return;
     this.stopped = true;
     this.clear();
-    const d = this.dialog;
+    const d = this.fetch ? null : this.dialog;
     this.dialog = null;
     // Keep routing the final NOTIFY (terminated) for a moment; it is answered 200 and ignored.
     setTimeout(() => this.deps.route(this.key, null), 5000).unref?.();
@@ -225,10 +244,15 @@ export async function fetchPresence(
   const arrived = new Promise<void>((r) => {
     wake = r;
   });
-  const sub = new Subscription({ ...deps, expires: 0 }, target, (p) => {
-    got = p;
-    wake();
-  });
+  const sub = new Subscription(
+    { ...deps, expires: 0 },
+    target,
+    (p) => {
+      got = p;
+      wake();
+    },
+    true,
+  );
   try {
     await sub.start();
     const timer = new Promise<void>((r) => setTimeout(r, waitMs).unref?.());

@@ -245,7 +245,7 @@ export class InboundStream extends S2sStream {
     return authzid === this.remoteDomain ? null : 'invalid-authzid';
   }
 
-  /** RFC 6120 §8.1.1.1, §4.9.3.9: 'from' must be a domain this stream authenticated; then route it. */
+  /** RFC 6120 §8.1.1.2, §8.1.2.2, §4.9.3.9: 'to' and 'from' required, 'from' authenticated; then route it. */
   private async stanza(el: Element): Promise<void> {
     if (this.authorized.size === 0) {
       return this.close(new StreamError('not-authorized', 'authenticate before sending stanzas'));

@@ -54,6 +54,13 @@ export class C2SSession implements ClientStream {
   private discarding = false;
   private readonly queue: QueueItem[] = [];
   private running = false;
+  /** The socket held corked until the end of this event-loop turn (see write), if any. */
+  private corked: Socket | null = null;
+  private readonly uncork = (): void => {
+    const socket = this.corked;
+    this.corked = null;
+    socket?.uncork();
+  };
   private idleWaiters: (() => void)[] = [];
   private readonly outbound = new OutboundChain((el) => this.emit(el));
   private readonly negotiationTimer: NodeJS.Timeout;
@@ -228,6 +235,13 @@ export class C2SSession implements ClientStream {
 
   write(data: string): void {
     if (this.closed || this.hibernation || this.socket.destroyed) return;
+    // Writes of one event-loop turn leave as one TLS record and one system call (a record per stanza was a fifth
+    // of the CPU time in the message benchmark, docs/benchmarks.md); end() flushes a corked socket too.
+    if (this.corked === null) {
+      this.corked = this.socket;
+      this.socket.cork();
+      setImmediate(this.uncork);
+    }
     this.socket.write(data);
     // A client that stops reading must not make the server buffer without bound.
     if (this.socket.writableLength > MAX_WRITE_BUFFER) {
@@ -238,6 +252,8 @@ export class C2SSession implements ClientStream {
 
   /** Upgrades the transport after <proceed/> (RFC 6120 §5.4.3.3); the stream restarts over TLS. */
   startTls(): void {
+    // <proceed/> must be on the wire, in plaintext, before the socket is wrapped.
+    this.uncork();
     const raw = this.socket;
     raw.removeAllListeners('data');
     raw.removeAllListeners('close');

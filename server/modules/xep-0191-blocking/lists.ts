@@ -2,10 +2,11 @@
 // sessions), cached in memory because every stanza to or from a local user is checked against them.
 import type { KeyValueStore } from '../../../storage/api/index.js';
 import { KeyedSerial } from '../../core/keyed-serial.js';
+import { RecentCache } from '../../core/recent-cache.js';
 
 export class BlockLists {
-  /** Recently used lists, oldest first (Map order); bounded so that a large user base cannot grow it forever. */
-  private readonly cache = new Map<string, ReadonlySet<string>>();
+  /** Recently used lists; bounded so that a large user base cannot grow it forever. */
+  private readonly cache: RecentCache<string, ReadonlySet<string>>;
   private readonly loading = new Map<string, Promise<ReadonlySet<string>>>();
   /** Changes of one user are serial, so concurrent block and unblock commands cannot lose each other. */
   private readonly serial = new KeyedSerial();
@@ -13,21 +14,20 @@ export class BlockLists {
   constructor(
     private readonly store: KeyValueStore<string[]>,
     private readonly host: string,
-    private readonly maxCached = 10_000,
-  ) {}
+    maxCached = 10_000,
+  ) {
+    this.cache = new RecentCache(maxCached);
+  }
 
   get(user: string): Promise<ReadonlySet<string>> {
     const hit = this.cache.get(user);
-    if (hit) {
-      this.remember(user, hit);
-      return Promise.resolve(hit);
-    }
+    if (hit) return Promise.resolve(hit);
     let p = this.loading.get(user);
     if (!p) {
       p = this.store.get(this.host, user).then((stored) => {
         // An update that finished while this read was under way holds the newer list.
         const current = this.cache.get(user) ?? new Set(stored ?? []);
-        this.remember(user, current);
+        this.cache.set(user, current);
         return current;
       });
       const settle = (): void => {
@@ -68,17 +68,8 @@ export class BlockLists {
       const changed = edit(list);
       if (changed.length === 0) return changed;
       await this.store.set(this.host, user, list.size > 0 ? [...list] : null);
-      this.remember(user, list);
+      this.cache.set(user, list);
       return changed;
     });
-  }
-
-  private remember(user: string, list: ReadonlySet<string>): void {
-    this.cache.delete(user);
-    this.cache.set(user, list);
-    if (this.cache.size > this.maxCached) {
-      const oldest = this.cache.keys().next();
-      if (!oldest.done) this.cache.delete(oldest.value);
-    }
   }
 }

@@ -1,0 +1,233 @@
+// One XMPP user's SIP presence on the network (the driver's LegacySession): messages as SIP MESSAGE (RFC 3428,
+// RFC 7572), the user's presence to watchers (mode `domain`, RFC 6665 NOTIFY) or to the presence server (mode
+// `register`, RFC 3903 PUBLISH), subscriptions to contacts (RFC 8048 §5), and in mode `register` the account's
+// registration (RFC 3261 §10).
+import type { Logger } from 'pino';
+import { StanzaError } from '../../server/errors/index.js';
+import {
+  LegacyError,
+  type LegacyId,
+  type LegacyMessage,
+  type LegacyPresence,
+  type LegacySession,
+  type UpstreamSink,
+} from '../core/driver.js';
+import { newCallId, newTag, type SendOptions, TooLargeForUdp } from './endpoint.js';
+import { sipFailure } from './errors.js';
+import { splitUtf8, toSipIm, UDP_MESSAGE_LIMIT } from './im.js';
+import type { Publisher } from './publication.js';
+import type { Registration } from './register.js';
+import { networkError } from './register.js';
+import type { SipRuntime, UserEndpoint } from './runtime.js';
+import { Subscription } from './subscriber.js';
+
+export interface SessionParams {
+  readonly user: string;
+  /** The user's SIP identity: `sip:alice@xmpp-domain` (domain) or the registered AOR (register). */
+  readonly identity: string;
+  readonly display?: string;
+  readonly contact: string;
+  readonly token?: string;
+  readonly send: SendOptions;
+  readonly registration?: Registration;
+  readonly publisher?: Publisher;
+  /** Contacts the user subscribed to (lowercased ids), kept by the driver across logins. */
+  readonly watched: Set<LegacyId>;
+  readonly log: Logger;
+}
+
+/** How long subscribe() waits for the SIP answer before approving and going on in the background. */
+const SUBSCRIBE_WAIT_MS = 5000;
+
+export class SipSession implements LegacySession, UserEndpoint {
+  presence: LegacyPresence = { available: false };
+  private readonly subs = new Map<LegacyId, Subscription>();
+  /** Case as the SIP side wrote each id (XMPP localparts are case-folded, RFC 7622 §3.3). */
+  private readonly cased = new Map<string, LegacyId>();
+  /** RFC 7572 §4: one CSeq sequence per Call-ID (= XMPP thread). */
+  private readonly threads = new Map<string, number>();
+  private closed = false;
+
+  constructor(
+    private readonly rt: SipRuntime,
+    private readonly p: SessionParams,
+    private readonly up: UpstreamSink,
+  ) {}
+
+  get user(): string {
+    return this.p.user;
+  }
+  get token(): string | undefined {
+    return this.p.token;
+  }
+  get aor(): string | undefined {
+    return this.p.registration ? this.p.identity : undefined;
+  }
+
+  /** Subscribes again to the contacts the user watches (after a login). */
+  resume(): void {
+    for (const id of this.p.watched) void this.watch(id).catch(() => {});
+  }
+
+  watches(id: LegacyId): boolean {
+    return this.p.watched.has(id.toLowerCase());
+  }
+
+  private original(id: LegacyId): LegacyId {
+    return this.cased.get(id.toLowerCase()) ?? id;
+  }
+
+  deliverMessage(from: LegacyId, m: LegacyMessage): void {
+    if (this.closed) return;
+    this.cased.set(from.toLowerCase(), from);
+    this.up.message(from, m);
+  }
+
+  deliverPresence(from: LegacyId, p: LegacyPresence): void {
+    if (!this.closed) this.up.presence(this.original(from), p);
+  }
+
+  askSubscription(from: LegacyId): void {
+    if (!this.closed) this.up.subscriptionRequest(this.original(from));
+  }
+
+  /** RFC 3428 §4 / RFC 7572 §4: the message as a MESSAGE request; failures mapped by RFC 7247 §7.2. */
+  async sendMessage(to: LegacyId, m: LegacyMessage): Promise<void> {
+    const target = this.original(to);
+    const im = toSipIm(m);
+    const callId = im.callId ?? newCallId('gw');
+    try {
+      await this.sendIm(target, im, callId, im.body);
+    } catch (err) {
+      if (!(err instanceof TooLargeForUdp)) throw err;
+      // No stream transport reaches the peer: split the text so each MESSAGE fits into a datagram.
+      const overhead = 600 + Buffer.byteLength(target) * 2 + Buffer.byteLength(this.p.identity) + (im.subject?.length ?? 0);
+      for (const part of splitUtf8(m.body, Math.max(200, UDP_MESSAGE_LIMIT - overhead))) {
+        await this.sendIm(target, im, callId, Buffer.from(part, 'utf8'));
+      }
+    }
+  }
+
+  private async sendIm(target: string, im: ReturnType<typeof toSipIm>, callId: string, body: Buffer): Promise<void> {
+    const headers: [string, string][] = [];
+    if (im.subject !== undefined) headers.push(['Subject', im.subject]);
+    if (im.language !== undefined) headers.push(['Content-Language', im.language]);
+    const res = await this.rt.endpoint
+      .request(
+        {
+          method: 'MESSAGE',
+          uri: target,
+          from: { uri: this.p.identity, tag: newTag(), ...(this.p.display ? { display: this.p.display } : {}) },
+          to: { uri: target },
+          callId,
+          nextSeq: () => this.nextSeq(callId),
+          headers,
+          body,
+          contentType: im.contentType,
+        },
+        this.p.send,
+      )
+      .catch((err: unknown) => {
+        if (err instanceof TooLargeForUdp) throw err;
+        const le = networkError(err, 'MESSAGE');
+        throw new StanzaError(le.condition, le.message);
+      });
+    if (res.status >= 300) throw sipFailure(res.status, res.reason);
+  }
+
+  private nextSeq(callId: string): number {
+    const n = (this.threads.get(callId) ?? 0) + 1;
+    this.threads.delete(callId);
+    this.threads.set(callId, n);
+    if (this.threads.size > 1000) this.threads.delete(this.threads.keys().next().value ?? '');
+    return n;
+  }
+
+  /** XEP-0100 §4.4: the user's presence, for SIP watchers (NOTIFY) or the presence server (PUBLISH). */
+  async setPresence(p: LegacyPresence): Promise<void> {
+    this.presence = p;
+    this.rt.notifier?.update(this.p.user);
+    if (this.p.publisher) {
+      await this.p.publisher.publish(p).catch((err: unknown) => this.p.log.info({ err: String(err) }, 'PUBLISH failed'));
+    }
+  }
+
+  /** RFC 8048 §5: XMPP subscribe → SIP SUBSCRIBE; a definitive refusal rejects (the user gets unsubscribed). */
+  async subscribe(id: LegacyId): Promise<void> {
+    const key = id.toLowerCase();
+    this.p.watched.add(key);
+    this.rt.notifier?.reauthorize(this.p.user);
+    await this.watch(key);
+  }
+
+  private async watch(key: LegacyId): Promise<void> {
+    if (this.closed || this.subs.has(key)) return;
+    const published = this.rt.agent?.get(key);
+    if (published) {
+      // The contact publishes to this gateway (RFC 3903): its state is here, no SUBSCRIBE needed.
+      this.deliverPresence(key, published);
+      return;
+    }
+    const sub = new Subscription(
+      {
+        endpoint: this.rt.endpoint,
+        send: this.p.send,
+        localUri: this.p.identity,
+        contact: this.p.contact,
+        expires: this.rt.options.subscribe_expires,
+        log: this.p.log,
+        route: (k, s) => this.rt.route(k, s),
+      },
+      this.original(key),
+      (p) => this.deliverPresence(key, p),
+    );
+    this.subs.set(key, sub);
+    const started = sub.start();
+    const timeout = new Promise<'wait'>((r) => setTimeout(() => r('wait'), SUBSCRIBE_WAIT_MS).unref?.());
+    try {
+      await Promise.race([started, timeout]);
+    } catch (err) {
+      this.subs.delete(key);
+      // A published state may still arrive later; only a refusal by the contact's side is final.
+      if (err instanceof StanzaError && this.rt.agent === null) throw err;
+      if (err instanceof StanzaError && err.type === 'cancel' && err.condition !== 'feature-not-implemented') {
+        if (!this.rt.agent) throw err;
+      }
+      this.p.log.info({ contact: key, err: String(err) }, 'SIP subscription not established');
+    }
+    started.catch(() => this.subs.delete(key));
+  }
+
+  /** RFC 8048 §5: XMPP unsubscribe → SUBSCRIBE Expires: 0. */
+  async unsubscribe(id: LegacyId): Promise<void> {
+    const key = id.toLowerCase();
+    this.p.watched.delete(key);
+    const sub = this.subs.get(key);
+    this.subs.delete(key);
+    await sub?.stop();
+  }
+
+  /** XEP-0100 §4.5: ends subscriptions, withdraws presence, unregisters. */
+  async logout(): Promise<void> {
+    if (this.closed) return;
+    this.presence = { available: false };
+    this.rt.notifier?.update(this.p.user);
+    this.closed = true;
+    this.rt.detach(this);
+    const subs = [...this.subs.values()];
+    this.subs.clear();
+    await Promise.all([
+      ...subs.map((s) => s.stop()),
+      this.p.publisher?.remove().catch(() => {}),
+      this.p.registration?.unregister(),
+    ]);
+  }
+
+  /** The registration was lost (mode `register`): the framework shows `offline` and logs in again with backoff. */
+  lost(detail: string): void {
+    if (this.closed) return;
+    this.up.state('offline', detail);
+  }
+}
+
+export { LegacyError };
