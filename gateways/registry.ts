@@ -2,5 +2,6 @@
 // explicit list, no filesystem scanning (DESIGN §3). The loopback driver of the framework's tests is not here.
 import type { DriverDefinition } from './core/driver.js';
 import { ircDriver } from './irc/driver.js';
+import { sipDriver } from './sip/driver.js';
 
-export const DRIVERS: readonly DriverDefinition[] = [ircDriver];
+export const DRIVERS: readonly DriverDefinition[] = [ircDriver, sipDriver];

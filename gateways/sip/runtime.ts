@@ -55,11 +55,12 @@ export class SipRuntime {
     readonly options: SipOptions,
     readonly endpoint: SipEndpoint,
     readonly send: SendOptions,
-    private readonly log: Logger,
+    log: Logger,
   ) {
     const o = options;
     const domainMode = o.mode === 'domain';
-    this.auth = domainMode && o.inbound_auth ? new DigestServer(o.inbound_auth.realm, (u) => o.inbound_auth?.users[u]) : null;
+    this.auth =
+      domainMode && o.inbound_auth ? new DigestServer(o.inbound_auth.realm, (u) => o.inbound_auth?.users[u]) : null;
     this.notifier = domainMode
       ? new Notifier({
           endpoint,
@@ -119,14 +120,22 @@ export class SipRuntime {
         });
         return;
       case 'MESSAGE':
-        return this.onMessage(tx);
+        this.onMessage(tx);
+        return;
       case 'NOTIFY':
-        return this.onNotify(tx);
+        this.onNotify(tx);
+        return;
       case 'SUBSCRIBE':
-        if (this.notifier) return this.onSubscribe(tx, this.notifier);
+        if (this.notifier) {
+          this.onSubscribe(tx, this.notifier);
+          return;
+        }
         break;
       case 'PUBLISH':
-        if (this.agent) return this.onPublish(tx, this.agent);
+        if (this.agent) {
+          this.onPublish(tx, this.agent);
+          return;
+        }
         break;
       default:
         if (!KNOWN.has(req.method)) {
@@ -265,8 +274,7 @@ export class SipRuntime {
     const aor = canonicalId(uri);
     const own = aor !== null && aorOf(uri).toLowerCase() === aorOf(from.uri).toLowerCase();
     // A peer publishes for itself only, and never for an XMPP user's address.
-    const xmpp =
-      isGatewayHost(uri.host, this.domain, this.options.aliases) || uri.host === this.options.xmpp_domain;
+    const xmpp = isGatewayHost(uri.host, this.domain, this.options.aliases) || uri.host === this.options.xmpp_domain;
     if (!aor || !own || xmpp) {
       tx.respond(403, { reason: 'Forbidden (a peer may only publish its own presence)' });
       return;

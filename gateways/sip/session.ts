@@ -4,14 +4,7 @@
 // registration (RFC 3261 §10).
 import type { Logger } from 'pino';
 import { StanzaError } from '../../server/errors/index.js';
-import {
-  LegacyError,
-  type LegacyId,
-  type LegacyMessage,
-  type LegacyPresence,
-  type LegacySession,
-  type UpstreamSink,
-} from '../core/driver.js';
+import type { LegacyId, LegacyMessage, LegacyPresence, LegacySession, UpstreamSink } from '../core/driver.js';
 import { newCallId, newTag, type SendOptions, TooLargeForUdp } from './endpoint.js';
 import { sipFailure } from './errors.js';
 import { splitUtf8, toSipIm, UDP_MESSAGE_LIMIT } from './im.js';
@@ -101,7 +94,8 @@ export class SipSession implements LegacySession, UserEndpoint {
     } catch (err) {
       if (!(err instanceof TooLargeForUdp)) throw err;
       // No stream transport reaches the peer: split the text so each MESSAGE fits into a datagram.
-      const overhead = 600 + Buffer.byteLength(target) * 2 + Buffer.byteLength(this.p.identity) + (im.subject?.length ?? 0);
+      const overhead =
+        600 + Buffer.byteLength(target) * 2 + Buffer.byteLength(this.p.identity) + (im.subject?.length ?? 0);
       for (const part of splitUtf8(m.body, Math.max(200, UDP_MESSAGE_LIMIT - overhead))) {
         await this.sendIm(target, im, callId, Buffer.from(part, 'utf8'));
       }
@@ -148,7 +142,9 @@ export class SipSession implements LegacySession, UserEndpoint {
     this.presence = p;
     this.rt.notifier?.update(this.p.user);
     if (this.p.publisher) {
-      await this.p.publisher.publish(p).catch((err: unknown) => this.p.log.info({ err: String(err) }, 'PUBLISH failed'));
+      await this.p.publisher
+        .publish(p)
+        .catch((err: unknown) => this.p.log.info({ err: String(err) }, 'PUBLISH failed'));
     }
   }
 
@@ -182,20 +178,24 @@ export class SipSession implements LegacySession, UserEndpoint {
       (p) => this.deliverPresence(key, p),
     );
     this.subs.set(key, sub);
+    // A refusal (a SIP failure response) is final, except in mode `domain` where the contact may still PUBLISH
+    // here; a timeout or transport failure is retried in the background by the subscription.
+    const settle = (err: unknown): boolean => {
+      if (!(err instanceof StanzaError)) {
+        sub.retrySoon();
+        return false;
+      }
+      if (this.subs.get(key) === sub) this.subs.delete(key);
+      return this.rt.agent === null;
+    };
     const started = sub.start();
     const timeout = new Promise<'wait'>((r) => setTimeout(() => r('wait'), SUBSCRIBE_WAIT_MS).unref?.());
     try {
-      await Promise.race([started, timeout]);
+      if ((await Promise.race([started, timeout])) === 'wait') started.catch(settle);
     } catch (err) {
-      this.subs.delete(key);
-      // A published state may still arrive later; only a refusal by the contact's side is final.
-      if (err instanceof StanzaError && this.rt.agent === null) throw err;
-      if (err instanceof StanzaError && err.type === 'cancel' && err.condition !== 'feature-not-implemented') {
-        if (!this.rt.agent) throw err;
-      }
       this.p.log.info({ contact: key, err: String(err) }, 'SIP subscription not established');
+      if (settle(err)) throw err;
     }
-    started.catch(() => this.subs.delete(key));
   }
 
   /** RFC 8048 §5: XMPP unsubscribe → SUBSCRIBE Expires: 0. */
@@ -229,5 +229,3 @@ export class SipSession implements LegacySession, UserEndpoint {
     this.up.state('offline', detail);
   }
 }
-
-export { LegacyError };

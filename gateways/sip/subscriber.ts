@@ -193,6 +193,11 @@ export class Subscription {
     }
   }
 
+  /** After a failed start() that was not a refusal: try again later with backoff. */
+  retrySoon(): void {
+    this.retryIn(this.backoff());
+  }
+
   private backoff(): number {
     this.failures++;
     return Math.min(300_000, 5000 * 2 ** Math.min(this.failures - 1, 6));

@@ -160,11 +160,20 @@ function endPointHashOrNull(raw: Buffer): string | null {
 const EXPORTER_LABEL = 'EXPORTER-Channel-Binding';
 
 /**
+ * One source per socket, so its cache lasts: negotiation asks for it several times per login (the mechanisms to
+ * offer, then the chosen mechanism), and deriving the data each time was a tenth of a login's CPU time in the
+ * benchmark (docs/benchmarks.md). A WeakMap, so a closed socket takes its entry with it.
+ */
+const sources = new WeakMap<TLSSocket, ChannelBindingSource>();
+
+/**
  * Channel binding data of a server-side TLS socket, computed lazily once the handshake is done.
  * tls-exporter is offered on TLS 1.3 only: on 1.2 the exporter is not bound to the handshake unless the
  * extended master secret is in use, which Node does not expose (RFC 9266 §3).
  */
 export function tlsChannelBinding(socket: TLSSocket): ChannelBindingSource {
+  const known = sources.get(socket);
+  if (known) return known;
   const cache = new Map<string, Buffer | null>();
   const compute = (type: string): Buffer | null => {
     if (type === 'tls-exporter') {
@@ -172,7 +181,8 @@ export function tlsChannelBinding(socket: TLSSocket): ChannelBindingSource {
       return socket.exportKeyingMaterial(32, EXPORTER_LABEL, Buffer.alloc(0));
     }
     if (type === 'tls-server-end-point') {
-      // RFC 5929 §4.1: the server's own certificate, i.e. the local one on a server socket.
+      // RFC 5929 §4.1: the server's own certificate, i.e. the local one on a server socket. (getCertificate is
+      // the cheaper way to its DER on Node 20: getX509Certificate took five times as long in a micro-benchmark.)
       const raw = (socket.getCertificate() as { raw?: Buffer } | null)?.raw;
       if (!raw) return null;
       const hash = endPointHashOrNull(raw);
@@ -184,8 +194,10 @@ export function tlsChannelBinding(socket: TLSSocket): ChannelBindingSource {
     if (!cache.has(type)) cache.set(type, compute(type));
     return cache.get(type) ?? null;
   };
-  return {
+  const source: ChannelBindingSource = {
     types: () => (['tls-exporter', 'tls-server-end-point'] as ChannelBindingType[]).filter((t) => data(t) !== null),
     data,
   };
+  sources.set(socket, source);
+  return source;
 }
