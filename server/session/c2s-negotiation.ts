@@ -91,6 +91,14 @@ export async function sendFeatures(s: C2SSession): Promise<void> {
       const mechs = offeredMechanisms(s);
       if (mechs.length > 0)
         features.push(xml('mechanisms', { xmlns: NS.SASL }, ...mechs.map((m) => xml('mechanism', null, m))));
+      // XEP-0440 §3: say which channel-binding types the -PLUS mechanisms accept, so clients pick one we
+      // support instead of failing and retrying with the 'y' flag, which RFC 5802 §6 makes us refuse.
+      const types = channelBindingTypes(s);
+      if (types.length > 0 && mechs.some((m) => m.endsWith('-PLUS'))) {
+        features.push(
+          xml('sasl-channel-binding', { xmlns: NS.SASL_CB }, ...types.map((type) => xml('channel-binding', { type }))),
+        );
+      }
     }
   } else {
     features.push(xml('bind', { xmlns: NS.BIND }));
@@ -106,14 +114,16 @@ export async function sendFeatures(s: C2SSession): Promise<void> {
   s.send(xml('stream:features', null, ...features));
 }
 
+function channelBindingTypes(s: C2SSession): string[] {
+  return s.secure && s.socket instanceof Object && 'getCertificate' in s.socket
+    ? tlsChannelBinding(s.socket as TLSSocket).types()
+    : [];
+}
+
 function offeredMechanisms(s: C2SSession): string[] {
-  const bindings =
-    s.secure && s.socket instanceof Object && 'getCertificate' in s.socket
-      ? tlsChannelBinding(s.socket as TLSSocket).types()
-      : [];
   return availableMechanisms({
     secure: s.secure,
-    channelBindings: bindings,
+    channelBindings: channelBindingTypes(s),
     allowPlain: true,
     enabled: s.deps.mechanisms,
   });

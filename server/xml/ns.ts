@@ -8,6 +8,8 @@ export const NS = {
   STANZAS_ERR: 'urn:ietf:params:xml:ns:xmpp-stanzas',
   TLS: 'urn:ietf:params:xml:ns:xmpp-tls',
   SASL: 'urn:ietf:params:xml:ns:xmpp-sasl',
+  /** XEP-0440 SASL Channel-Binding Type Capability. */
+  SASL_CB: 'urn:xmpp:sasl-cb:0',
   BIND: 'urn:ietf:params:xml:ns:xmpp-bind',
   SESSION: 'urn:ietf:params:xml:ns:xmpp-session',
   DIALBACK: 'jabber:server:dialback',

@@ -89,6 +89,24 @@ describe('conversations: login', function () {
       }
     });
 
+    it('advertises the channel-binding types it accepts (XEP-0440 §3)', async () => {
+      const types = async (tlsOpts: { maxVersion?: 'TLSv1.2' }): Promise<string[]> => {
+        const c = await RawClient.connect({ port: srv.port });
+        try {
+          await c.openStream();
+          const features = await c.starttls(tlsOpts);
+          const cb = features.getChild('sasl-channel-binding', 'urn:xmpp:sasl-cb:0');
+          assert.ok(cb, features.toString());
+          return cb.getChildren('channel-binding').map((t) => t.attrs.type ?? '');
+        } finally {
+          await c.close();
+        }
+      };
+      assert.deepEqual((await types({})).sort(), ['tls-exporter', 'tls-server-end-point']);
+      // RFC 9266 §3: tls-exporter is only offered where it is bound to the handshake, i.e. on TLS 1.3 here.
+      assert.deepEqual(await types({ maxVersion: 'TLSv1.2' }), ['tls-server-end-point']);
+    });
+
     for (const mechanism of ['SCRAM-SHA-256', 'SCRAM-SHA-1', 'PLAIN'] as const) {
       it(`logs in with ${mechanism} over STARTTLS and binds`, async () => {
         const c = await RawClient.login({ port: srv.port, username: 'alice', password: 'alice-secret', mechanism });
