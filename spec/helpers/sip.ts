@@ -3,11 +3,12 @@
 // the gateway's own datagram parser only to pick out status codes and headers.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
-import { parseDatagram, type SipMessage } from '../../gateways/sip/message.js';
+import { parseDatagram, SipHeaders, type SipMessage } from '../../gateways/sip/message.js';
 
 let counter = 0;
 /** A Call-ID, tag or branch suffix unique in this process. */
-export const uniq = (prefix = 'x') => `${prefix}${process.pid.toString(36)}${(++counter).toString(36)}${Date.now().toString(36)}`;
+export const uniq = (prefix = 'x') =>
+  `${prefix}${process.pid.toString(36)}${(++counter).toString(36)}${Date.now().toString(36)}`;
 
 export interface RequestParts {
   method: string;
@@ -45,6 +46,26 @@ export function sipRequest(p: RequestParts): Buffer {
 }
 
 export const callIdOf = (m: SipMessage) => m.headers.get('Call-ID');
+
+/**
+ * Parses what the gateway sent; a response that is not fully valid (an answer to a request without From, say, has
+ * none either) still yields its status and whatever headers it has.
+ */
+function lenientParse(buf: Buffer): SipMessage | null {
+  try {
+    return parseDatagram(buf);
+  } catch {
+    const text = buf.toString('latin1');
+    const st = /^SIP\/2\.0 (\d{3}) ?([^\r]*)\r\n/.exec(text);
+    if (!st) return null;
+    const headers = new SipHeaders();
+    for (const line of text.slice(0, text.indexOf('\r\n\r\n')).split('\r\n').slice(1)) {
+      const c = line.indexOf(':');
+      if (c > 0) headers.add(line.slice(0, c).trim(), line.slice(c + 1).trim());
+    }
+    return { kind: 'response', status: Number(st[1]), reason: st[2] ?? '', headers, body: Buffer.alloc(0) };
+  }
+}
 
 abstract class Collector {
   protected readonly inbox: SipMessage[] = [];
@@ -108,11 +129,8 @@ export class SipUdp extends Collector {
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
     const s = new SipUdp(sock, sock.address().port);
     sock.on('message', (buf) => {
-      try {
-        s.push(parseDatagram(buf));
-      } catch {
-        // not SIP: ignored
-      }
+      const m = lenientParse(buf);
+      if (m) s.push(m);
     });
     return s;
   }
@@ -121,8 +139,26 @@ export class SipUdp extends Collector {
     return `127.0.0.1:${this.port}`;
   }
 
+  /** Answers every request of `method` with 200 as it arrives (it stays in the inbox for next()). */
+  autoAnswer(method: string): void {
+    this.answer = method;
+  }
+
+  private answer: string | null = null;
+
+  protected override push(m: SipMessage): void {
+    if (this.answer && m.kind === 'request' && m.method === this.answer) {
+      const via = m.headers.all('Via')[0] ?? '';
+      const port = Number(/:(\d+)/.exec(via.split(';')[0] ?? '')?.[1] ?? 5060);
+      void this.reply(m, 200, 'OK', port);
+    }
+    super.push(m);
+  }
+
   send(bytes: Buffer, port: number): Promise<void> {
-    return new Promise((resolve, reject) => this.sock.send(bytes, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.sock.send(bytes, port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+    );
   }
 
   /** Answers a request received on this socket (to its top Via's rport/port, here always the source). */
@@ -160,11 +196,8 @@ export class SipTcp extends Collector {
         const m = /\r\nContent-Length:\s*(\d+)/i.exec(this.buf.subarray(0, end).toString('latin1'));
         const total = end + 4 + Number(m?.[1] ?? 0);
         if (this.buf.length < total) return;
-        try {
-          this.push(parseDatagram(this.buf.subarray(0, total)));
-        } catch {
-          // ignored
-        }
+        const msg = lenientParse(this.buf.subarray(0, total));
+        if (msg) this.push(msg);
         this.buf = this.buf.subarray(total);
       }
     });
