@@ -25,6 +25,12 @@ export default defineModule({
   name: 'presence',
   specs: [
     { rfc: 6121, status: 'complete', note: '§3 subscriptions with pre-approval (Appendix A), §4 presence exchange' },
+    {
+      xep: 203,
+      version: '2.0',
+      status: 'partial',
+      note: 'probes of an offline contact are answered with its last unavailable presence and a <delay/>',
+    },
   ],
   options: Type.Object({}, { additionalProperties: false }),
   defaultEnabled: true,

@@ -3,6 +3,7 @@
 import { Type } from '@sinclair/typebox';
 import type { StanzaEvent } from '../../core/hooks.js';
 import { defineModule } from '../../core/module.js';
+import { RecentCache } from '../../core/recent-cache.js';
 import { StanzaError } from '../../errors/index.js';
 import type { Jid } from '../../jid/index.js';
 import {
@@ -59,14 +60,28 @@ export default defineModule({
       return jid.local;
     };
 
+    /**
+     * Hashes in memory, including "no avatar": presence is amended for every copy of a broadcast, and reading the
+     * store each time (two reads for a user without a vCard) made presence fan-out storage-bound in the benchmark
+     * (docs/benchmarks.md). The vCard set below keeps it current; it is bounded, and a miss reads the store.
+     */
+    const hashes = new RecentCache<string, { hash: string | null }>(10_000);
+
     /** The known avatar hash; computed once from the vCard when only the vCard is stored (e.g. imported). */
     const knownHash = async (user: string): Promise<string | null> => {
+      const cached = hashes.get(user);
+      if (cached !== undefined) return cached.hash;
       const rec = await photos.get(ctx.host, user);
-      if (rec !== null) return rec.hash;
-      const card = await load(user);
-      if (card === null) return null;
-      const hash = photoHash(card);
-      await photos.set(ctx.host, user, { hash });
+      let hash: string | null = null;
+      if (rec !== null) hash = rec.hash;
+      else {
+        const card = await load(user);
+        if (card !== null) {
+          hash = photoHash(card);
+          await photos.set(ctx.host, user, { hash });
+        }
+      }
+      hashes.set(user, { hash });
       return hash;
     };
 
@@ -101,7 +116,9 @@ export default defineModule({
         const bytes = text === null ? 0 : Buffer.byteLength(text, 'utf8');
         if (bytes > maxBytes) throw StanzaError.notAcceptable(`the vCard is larger than ${maxBytes} bytes`);
         await cards.set(ctx.host, user, text);
-        await photos.set(ctx.host, user, text === null ? null : { hash: photoHash(ev.payload) });
+        const hash = text === null ? null : photoHash(ev.payload);
+        await photos.set(ctx.host, user, text === null ? null : { hash });
+        hashes.set(user, { hash });
         ctx.log.debug({ user, bytes }, 'vCard stored');
       },
       ['self'],
@@ -131,6 +148,10 @@ export default defineModule({
       await ctx.send(withPhotoUpdate(stanza, hash));
       return true;
     };
+    // The store drops a deleted account's vCard with the account (AccountStore.delete); the cache follows.
+    ctx.hook('user-deleted', ({ username }) => {
+      hashes.delete(username);
+    });
     ctx.hook('pre-presence/self', addPhotoHash, 10);
     ctx.hook('pre-presence/bare', addPhotoHash, 10);
     ctx.hook('pre-presence/full', addPhotoHash, 10);

@@ -29,7 +29,8 @@ describe('SIP digest authentication (RFC 2617, RFC 7616)', () => {
   });
 
   it('computes the RFC 7616 §3.9.1 examples (SHA-256 and MD5)', () => {
-    const base = 'realm="http-auth@example.org", qop="auth, auth-int", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"';
+    const base =
+      'realm="http-auth@example.org", qop="auth, auth-int", nonce="7ypf/xlj9XXwfDPEoM4URrv/xwf94BcCAzFZH4GiTo0v", opaque="FQhe/qaU925kfnzjCev0ciny7QMkPqMAFRtzCUYo5tdS"';
     const input = {
       username: 'Mufasa',
       password: 'Circle of Life',
@@ -41,7 +42,10 @@ describe('SIP digest authentication (RFC 2617, RFC 7616)', () => {
     const sha = parseChallenge(`Digest ${base}, algorithm=SHA-256`);
     const md5 = parseChallenge(`Digest ${base}, algorithm=MD5`);
     assert.ok(sha && md5);
-    assert.equal(digestResponse(sha, input).response, '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1');
+    assert.equal(
+      digestResponse(sha, input).response,
+      '753927fa0e85d155564e2e272a28d1802ca10daf4496794697cf8db5856cb6c1',
+    );
     assert.equal(digestResponse(md5, input).response, '8ca523f5e9506fed4657c9700eebdbec');
     const header = authorizationHeader(sha, input);
     const parsed = parseAuthParams(header);
