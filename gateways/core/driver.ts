@@ -150,6 +150,11 @@ export interface UpstreamSink {
    * (XEP-0172). The roster module handles it like any inbound subscription (RFC 6121 §3.1.3).
    */
   subscriptionRequest(from: LegacyId, nick?: string): void;
+  /**
+   * Optional: a legacy contact refused or ended the user's subscription to it (RFC 6121 §3.2: `unsubscribed` from the
+   * contact JID). Sinks without it leave it undefined.
+   */
+  unsubscribed?(from: LegacyId): void;
   /** The legacy connection changed state; `detail` becomes the gateway presence's status text. */
   state(s: LegacyState, detail?: string): void;
   /**
@@ -174,6 +179,16 @@ export interface LegacySession {
   subscribe?(id: LegacyId): Promise<void>;
   /** XEP-0100 §4.7: the user removed a legacy contact (unsubscribe). */
   unsubscribe?(id: LegacyId): Promise<void>;
+  /**
+   * Optional: the user probed a contact (RFC 6121 §4.3). The framework answers at once from its cache; a driver that
+   * can ask the legacy network (a SIP fetch, RFC 8048 §5) reports what it learns through sink.presence().
+   */
+  probe?(id: LegacyId): Promise<void>;
+  /**
+   * Optional: the user answered a contact's subscription request (XEP-0100 §5.1, `subscribed` or `unsubscribed` to
+   * the contact JID), or revoked an earlier approval with `unsubscribed`.
+   */
+  subscriptionAnswer?(id: LegacyId, approved: boolean): Promise<void>;
   /** XEP-0100 §4.5: logs out and releases the connection. Called once; must not call the sink afterwards. */
   logout(reason?: string): Promise<void>;
   /**

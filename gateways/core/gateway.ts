@@ -150,11 +150,18 @@ export class Gateway {
       // RFC 6121 §4.3.2 on the contact's behalf: its last known presence, else unavailable.
       const p = this.link(from)?.contactPresence(id) ?? { available: false };
       this.deps.route(contactPresence(to.bare(), from.toString(), p));
+      // Drivers that can ask the legacy network (e.g. a SIP fetch, RFC 8048 §5) report fresh presence upstream.
+      this.link(from)
+        ?.legacySession?.probe?.(id)
+        .catch((err: unknown) => this.deps.log.debug({ err, contact: to.bareString }, 'legacy probe failed'));
     } else if (type === 'subscribe' || type === 'unsubscribe') {
       await this.contactSubscription(from, to, id, type);
+    } else if (type === 'subscribed' || type === 'unsubscribed') {
+      // XEP-0100 §5.1: the user's answer to a contact's request, for drivers whose network asks (e.g. SIP watchers).
+      await this.link(from)?.legacySession?.subscriptionAnswer?.(id, type === 'subscribed');
     }
-    // Directed available/unavailable to a contact, and the user's answers to a contact's request (XEP-0100
-    // §5.1), need nothing from the legacy network: the account's presence is the one sent to the gateway.
+    // Directed available/unavailable to a contact needs nothing from the legacy network: the account's presence
+    // is the one sent to the gateway.
   }
 
   /** XEP-0100 §4.4 (log in), §4.5 (log out), §4.1.1 (subscription with the gateway itself). */

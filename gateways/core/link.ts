@@ -19,7 +19,7 @@ import {
   type UpstreamSink,
 } from './driver.js';
 import { Rooms } from './rooms.js';
-import { contactMessage, contactPresence, gatewayPresence, subscriptionRequest } from './stanzas.js';
+import { contactMessage, contactPresence, gatewayPresence, subscriptionRequest, typedPresence } from './stanzas.js';
 
 export interface LinkDeps {
   readonly driver: GatewayDriver;
@@ -305,6 +305,10 @@ export class UserLink {
       subscriptionRequest: (from, nick) => {
         const jid = current('subscriptionRequest', from) ? jidOf(from) : null;
         if (jid) this.deps.send(subscriptionRequest(jid, to, nick));
+      },
+      unsubscribed: (from) => {
+        const jid = current('unsubscribed', from) ? jidOf(from) : null;
+        if (jid) this.deps.send(typedPresence('unsubscribed', jid.bareString, this.user.bareString));
       },
       state: (s, detail) => {
         if (current('state')) this.onState(gen, s, detail);

@@ -87,6 +87,7 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
   const domainMode = o.mode === 'domain';
   const proxy = uriOption(o.outbound_proxy, 'outbound_proxy') ?? uriOption(o.registrar, 'registrar');
   const ca = o.tls_ca_file ? readFileSync(o.tls_ca_file) : undefined;
+  let rtRef: SipRuntime | null = null;
   const endpoint = new SipEndpoint({
     listen: listenSpecs(o),
     clientAddress: o.client_address,
@@ -95,6 +96,8 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
       maxServerTransactions: o.max_transactions,
       ratePerSource: { perSecond: o.rate_per_source, burst: o.rate_burst },
       retryAfterSeconds: o.retry_after_seconds,
+      // Mode `register`: the registrar relays every peer's requests; it is not one peer to rate-limit.
+      exempt: (address) => rtRef?.trusted?.has(address) ?? false,
     },
     userAgent: o.user_agent,
     tlsClient: { ...(ca ? { ca } : {}), rejectUnauthorized: o.tls_verify },
@@ -102,6 +105,7 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
   });
   const send: SendOptions = proxy ? { via: proxy } : {};
   const rt = new SipRuntime(ctx.domain, o, endpoint, send, log);
+  rtRef = rt;
   const ready = endpoint.start().then(async () => {
     if (o.trusted_sources) rt.trusted = new Set(o.trusted_sources);
     else if (!domainMode && proxy) rt.trusted = new Set([(await resolveUri(proxy)).address]);
@@ -111,6 +115,8 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
   ready.catch((err: unknown) => log.error({ err }, 'the SIP gateway could not start its listeners'));
   /** Contacts each user watches (lowercased ids), kept across logins like the IRC driver's watch list. */
   const watched = new Map<string, Set<string>>();
+  /** SIP watchers each user approved (mode `domain`), kept across logins. */
+  const approvals = new Map<string, Set<string>>();
 
   const registration: RegistrationField[] = domainMode
     ? [DISPLAY]
@@ -163,6 +169,8 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
       const key = bare.toString();
       const mine = watched.get(key) ?? new Set<string>();
       watched.set(key, mine);
+      const approved = approvals.get(key) ?? new Set<string>();
+      approvals.set(key, approved);
       const ulog = log.child({ user: key });
       if (domainMode) {
         const session = new SipSession(
@@ -174,6 +182,7 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
             contact: endpoint.contact(bare.local ?? 'user'),
             send,
             watched: mine,
+            approved,
             log: ulog,
           },
           up,
@@ -214,6 +223,7 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
           registration: reg,
           ...(publisher ? { publisher } : {}),
           watched: mine,
+          approved,
           log: ulog,
         },
         up,

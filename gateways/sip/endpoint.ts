@@ -18,6 +18,7 @@ import {
   type Timers,
   TransactionLayer,
   type TransactionOptions,
+  TransportFailure,
 } from './transaction.js';
 import { type Endpoint, type Flow, type ListenSpec, SipTransport, type TransportName } from './transport.js';
 import { defaultPort, parseSipUri, type SipUri } from './uri.js';
@@ -122,6 +123,11 @@ export class SipEndpoint {
     const target = opts.via ?? parseSipUri(spec.route?.[0]?.replace(/^<|>.*$/g, '') ?? spec.uri);
     if (!target) throw new Error(`cannot route to ${spec.uri}`);
     let dest = await resolveUri(target);
+    // Streams: connect first, so that the Via names the connection's local address (RFC 3261 §18.1.1).
+    if (dest.transport !== 'udp')
+      await this.transport.connect(dest).catch((err: unknown) => {
+        throw new TransportFailure(String(err));
+      });
     let freshChallenge = false;
     for (let attempt = 0; attempt < 4; attempt++) {
       const auth = opts.digest?.headers(spec.method, spec.uri, spec.body) ?? [];
@@ -212,7 +218,7 @@ export async function resolveUri(u: SipUri): Promise<Endpoint> {
   const transport: TransportName = u.scheme === 'sips' || param === 'tls' ? 'tls' : param === 'tcp' ? 'tcp' : 'udp';
   const host = (u.params.get('maddr') ?? u.host).replace(/^\[|\]$/g, '');
   const address = isIP(host) ? host : (await lookup(host)).address;
-  return { transport, address, port: defaultPort(u) };
+  return { transport, address, port: defaultPort(u), host };
 }
 
 export const newTag = () => randomToken(6);

@@ -4,6 +4,8 @@
 // application's business, RFC 3428 §7). Stream framing by Content-Length is in framing.ts.
 import { isToken, parseCSeq, parseVia, splitList } from './syntax.js';
 
+export { REASONS } from './reasons.js';
+
 export const SIP_VERSION = 'SIP/2.0';
 
 export interface SipLimits {
@@ -47,6 +49,26 @@ const SPECIAL: Readonly<Record<string, string>> = {
   'mime-version': 'MIME-Version',
 };
 
+/** Fields whose grammar is a comma-separated list (RFC 3261 §20, RFC 3265/6665, RFC 3903). */
+const LIST_FIELDS: ReadonlySet<string> = new Set([
+  'Via',
+  'Contact',
+  'Route',
+  'Record-Route',
+  'Accept',
+  'Accept-Encoding',
+  'Accept-Language',
+  'Allow',
+  'Allow-Events',
+  'Supported',
+  'Require',
+  'Proxy-Require',
+  'Unsupported',
+  'Content-Language',
+  'Content-Encoding',
+  'In-Reply-To',
+]);
+
 /** The full, canonically capitalised header name for `name` (compact forms expanded). */
 export function canonicalName(name: string): string {
   if (name.length === 1) {
@@ -71,13 +93,14 @@ export class SipHeaders {
     return this.list.find(([k]) => k === n)?.[1];
   }
 
-  /** Every value of `name`, comma-separated lists split into elements (RFC 3261 §7.3.1). */
+  /**
+   * Every value of `name`; for the list-valued fields of RFC 3261 §7.3.1 (Via, Contact, Route, Accept …) a
+   * comma-separated line is split into its elements. Other fields (Subject, WWW-Authenticate …) keep their commas.
+   */
   all(name: string): string[] {
     const n = canonicalName(name);
     const raw = this.list.filter(([k]) => k === n).map(([, v]) => v);
-    // Authorization-style headers carry commas inside one value and never combine (§7.3.1 exception).
-    if (/authenticate|authorization/i.test(n)) return raw;
-    return raw.flatMap((v) => splitList(v));
+    return LIST_FIELDS.has(n) ? raw.flatMap((v) => splitList(v)) : raw;
   }
 
   has(name: string): boolean {
@@ -344,42 +367,6 @@ export function serialize(m: SipMessage): Buffer {
   head += `Content-Length: ${m.body.length}\r\n\r\n`;
   return Buffer.concat([Buffer.from(head, 'utf8'), m.body]);
 }
-
-/** RFC 3261 §21: default reason phrases. */
-export const REASONS: Readonly<Record<number, string>> = {
-  100: 'Trying',
-  200: 'OK',
-  202: 'Accepted',
-  400: 'Bad Request',
-  401: 'Unauthorized',
-  403: 'Forbidden',
-  404: 'Not Found',
-  405: 'Method Not Allowed',
-  407: 'Proxy Authentication Required',
-  408: 'Request Timeout',
-  412: 'Conditional Request Failed',
-  413: 'Request Entity Too Large',
-  415: 'Unsupported Media Type',
-  416: 'Unsupported URI Scheme',
-  420: 'Bad Extension',
-  423: 'Interval Too Brief',
-  480: 'Temporarily Unavailable',
-  481: 'Call/Transaction Does Not Exist',
-  482: 'Loop Detected',
-  483: 'Too Many Hops',
-  486: 'Busy Here',
-  489: 'Bad Event',
-  500: 'Server Internal Error',
-  501: 'Not Implemented',
-  503: 'Service Unavailable',
-  504: 'Server Time-out',
-  505: 'Version Not Supported',
-  513: 'Message Too Large',
-  600: 'Busy Everywhere',
-  603: 'Decline',
-  604: 'Does Not Exist Anywhere',
-  606: 'Not Acceptable',
-};
 
 /** Decodes a text body as UTF-8 (RFC 3428 §7 default charset); null when the bytes are not valid UTF-8. */
 export function decodeText(body: Buffer): string | null {

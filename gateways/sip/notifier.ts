@@ -168,6 +168,13 @@ export class Notifier {
     }
   }
 
+  /** The user refused or revoked `watcher` (`unsubscribed`): its subscriptions end as rejected (RFC 6665 §4.2.2). */
+  revoke(user: string, watcher: LegacyId): void {
+    for (const w of [...(this.byUser.get(user) ?? [])]) {
+      if (w.watcher === watcher) this.end(w, { state: 'terminated', reason: 'rejected' });
+    }
+  }
+
   private notify(w: Watch): void {
     if (w.ended) return;
     const left = Math.max(0, Math.round((w.expiresAt - Date.now()) / 1000));
@@ -191,7 +198,8 @@ export class Notifier {
 
   /** RFC 6665 §4.2.2: NOTIFY with Event, Subscription-State and, unless pending, the PIDF document. */
   private send(w: Watch, state: SubscriptionState): void {
-    const withBody = state.state === 'active' || (state.state === 'terminated' && w.state === 'active');
+    const withBody =
+      state.state === 'active' || (state.state === 'terminated' && w.state === 'active' && state.reason !== 'rejected');
     const body = withBody ? buildPidf(w.entity, [{ presence: this.deps.presence(w.user) }]) : undefined;
     const spec = inDialog(w.dialog, 'NOTIFY', {
       headers: [

@@ -28,6 +28,8 @@ export interface UserEndpoint {
   readonly aor?: string;
   readonly presence: LegacyPresence;
   watches(id: LegacyId): boolean;
+  /** Whether the user approved this SIP watcher (`subscribed` to its contact JID). */
+  approves(id: LegacyId): boolean;
   deliverMessage(from: LegacyId, m: LegacyMessage): void;
   deliverPresence(from: LegacyId, p: LegacyPresence): void;
   askSubscription(from: LegacyId): void;
@@ -70,8 +72,12 @@ export class SipRuntime {
           maxExpires: o.max_expires,
           defaultExpires: 3600,
           contact: (user) => endpoint.contact(user.split('@')[0] ?? user),
-          authorized: (user, watcher) =>
-            o.presence_authorization === 'open' || (this.users.get(user)?.watches(watcher) ?? false),
+          authorized: (user, watcher) => {
+            const u = this.users.get(user);
+            return (
+              o.presence_authorization === 'open' || (u?.watches(watcher) ?? false) || (u?.approves(watcher) ?? false)
+            );
+          },
           presence: (user) => this.users.get(user)?.presence ?? { available: false },
           ask: (user, watcher) => this.users.get(user)?.askSubscription(watcher),
         })

@@ -12,7 +12,7 @@ import type { Publisher } from './publication.js';
 import type { Registration } from './register.js';
 import { networkError } from './register.js';
 import type { SipRuntime, UserEndpoint } from './runtime.js';
-import { Subscription } from './subscriber.js';
+import { fetchPresence, type SubscriberDeps, Subscription } from './subscriber.js';
 
 export interface SessionParams {
   readonly user: string;
@@ -26,11 +26,15 @@ export interface SessionParams {
   readonly publisher?: Publisher;
   /** Contacts the user subscribed to (lowercased ids), kept by the driver across logins. */
   readonly watched: Set<LegacyId>;
+  /** SIP watchers the user approved (`subscribed`), lowercased, kept by the driver across logins. */
+  readonly approved: Set<LegacyId>;
   readonly log: Logger;
 }
 
 /** How long subscribe() waits for the SIP answer before approving and going on in the background. */
 const SUBSCRIBE_WAIT_MS = 5000;
+/** How long a probe's fetch waits for the NOTIFY. */
+const FETCH_WAIT_MS = 5000;
 
 export class SipSession implements LegacySession, UserEndpoint {
   presence: LegacyPresence = { available: false };
@@ -64,6 +68,25 @@ export class SipSession implements LegacySession, UserEndpoint {
 
   watches(id: LegacyId): boolean {
     return this.p.watched.has(id.toLowerCase());
+  }
+
+  approves(id: LegacyId): boolean {
+    return this.p.approved.has(id.toLowerCase());
+  }
+
+  /**
+   * RFC 8048 §5: the user's answer to a SIP watcher — `subscribed` makes a pending subscription active (NOTIFY with
+   * state), `unsubscribed` ends it as rejected.
+   */
+  async subscriptionAnswer(id: LegacyId, approved: boolean): Promise<void> {
+    const key = id.toLowerCase();
+    if (approved) {
+      this.p.approved.add(key);
+      this.rt.notifier?.reauthorize(this.p.user);
+    } else {
+      this.p.approved.delete(key);
+      this.rt.notifier?.revoke(this.p.user, key);
+    }
   }
 
   private original(id: LegacyId): LegacyId {
@@ -165,17 +188,15 @@ export class SipSession implements LegacySession, UserEndpoint {
       return;
     }
     const sub = new Subscription(
-      {
-        endpoint: this.rt.endpoint,
-        send: this.p.send,
-        localUri: this.p.identity,
-        contact: this.p.contact,
-        expires: this.rt.options.subscribe_expires,
-        log: this.p.log,
-        route: (k, s) => this.rt.route(k, s),
-      },
+      this.subscriberDeps(),
       this.original(key),
       (p) => this.deliverPresence(key, p),
+      false,
+      // RFC 8048 §5: NOTIFY terminated;reason=rejected (or a later refusal) → `unsubscribed` from the contact.
+      () => {
+        if (this.subs.get(key) === sub) this.subs.delete(key);
+        if (!this.closed) this.up.unsubscribed?.(this.original(key));
+      },
     );
     this.subs.set(key, sub);
     // A refusal (a SIP failure response) is final, except in mode `domain` where the contact may still PUBLISH
@@ -191,11 +212,44 @@ export class SipSession implements LegacySession, UserEndpoint {
     const started = sub.start();
     const timeout = new Promise<'wait'>((r) => setTimeout(() => r('wait'), SUBSCRIBE_WAIT_MS).unref?.());
     try {
-      if ((await Promise.race([started, timeout])) === 'wait') started.catch(settle);
+      if ((await Promise.race([started, timeout])) === 'wait') {
+        // Approved already (the framework went on); a late refusal becomes `unsubscribed` from the contact.
+        started.catch((err: unknown) => {
+          if (settle(err) && !this.closed) this.up.unsubscribed?.(this.original(key));
+        });
+      }
     } catch (err) {
       this.p.log.info({ contact: key, err: String(err) }, 'SIP subscription not established');
       if (settle(err)) throw err;
     }
+  }
+
+  /**
+   * RFC 8048 §5: an XMPP probe → a fetch (SUBSCRIBE with Expires: 0, RFC 6665 §4.4.3) unless a subscription or a
+   * publication already keeps the contact's presence current.
+   */
+  async probe(id: LegacyId): Promise<void> {
+    const key = id.toLowerCase();
+    if (this.closed || this.subs.has(key)) return;
+    const published = this.rt.agent?.get(key);
+    if (published) {
+      this.deliverPresence(key, published);
+      return;
+    }
+    const p = await fetchPresence(this.subscriberDeps(), this.original(key), FETCH_WAIT_MS);
+    if (p) this.deliverPresence(key, p);
+  }
+
+  private subscriberDeps(): SubscriberDeps {
+    return {
+      endpoint: this.rt.endpoint,
+      send: this.p.send,
+      localUri: this.p.identity,
+      contact: this.p.contact,
+      expires: this.rt.options.subscribe_expires,
+      log: this.p.log,
+      route: (k, s) => this.rt.route(k, s),
+    };
   }
 
   /** RFC 8048 §5: XMPP unsubscribe → SUBSCRIBE Expires: 0. */

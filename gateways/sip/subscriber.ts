@@ -57,6 +57,8 @@ export class Subscription {
     private readonly onPresence: (p: LegacyPresence) => void,
     /** A fetch (Expires: 0): one NOTIFY is expected, no refresh and no re-subscription. */
     private readonly fetch = false,
+    /** The notifier ended the subscription for good (rejected, noresource, invariant). */
+    private readonly onRejected?: (reason: string) => void,
   ) {}
 
   /** Sends the initial SUBSCRIBE; rejects (with the RFC 7247 §7 mapped error) when the peer refuses it. */
@@ -140,6 +142,8 @@ export class Subscription {
     this.onPresence({ available: false });
     if (s.reason !== undefined && FINAL_REASONS.has(s.reason)) {
       this.deps.log.info({ target: this.target, reason: s.reason }, 'SIP presence subscription ended');
+      this.stopped = true;
+      this.onRejected?.(s.reason);
       return;
     }
     // deactivated / timeout: at once; probation / giveup / unknown: after retry-after (RFC 6665 §4.1.3).

@@ -37,6 +37,8 @@ export interface TransactionOptions {
   readonly ratePerSource: { readonly perSecond: number; readonly burst: number };
   /** Seconds a peer is asked to wait in a 503's Retry-After. */
   readonly retryAfterSeconds: number;
+  /** Sources exempt from the per-source rate (the registrar that relays everyone's traffic). */
+  exempt?(address: string): boolean;
 }
 
 export interface Sender {
@@ -62,14 +64,18 @@ export interface ResponseOptions {
 export function makeResponse(req: { headers: SipHeaders }, status: number, opts: ResponseOptions = {}): SipResponse {
   const h = new SipHeaders();
   for (const v of req.headers.all('Via')) h.add('Via', v);
-  h.add('From', req.headers.get('From') ?? '');
-  let to = req.headers.get('To') ?? '';
-  const na = parseNameAddr(to);
+  // A request that lacked one of these (answered 400) gets a response without it rather than an empty field.
+  const copy = (name: string, value = req.headers.get(name)) => {
+    if (value !== undefined) h.add(name, value);
+  };
+  copy('From');
+  let to = req.headers.get('To');
+  const na = to === undefined ? null : parseNameAddr(to);
   if (opts.toTag && status > 100 && na && !na.params.has('tag'))
     to = `${to}${formatParams(new Map([['tag', opts.toTag]]))}`;
-  h.add('To', to);
-  h.add('Call-ID', req.headers.get('Call-ID') ?? '');
-  h.add('CSeq', req.headers.get('CSeq') ?? '');
+  copy('To', to);
+  copy('Call-ID');
+  copy('CSeq');
   if (status >= 200 && status < 300) for (const rr of req.headers.all('Record-Route')) h.add('Record-Route', rr);
   for (const [k, v] of opts.headers ?? []) h.add(k, v);
   return {
@@ -260,6 +266,7 @@ export class TransactionLayer {
 
   /** Token bucket per source address (the MESSAGE flood defence). */
   private admit(source: Flow): boolean {
+    if (this.opts.exempt?.(source.address)) return true;
     const { perSecond, burst } = this.opts.ratePerSource;
     const now = Date.now();
     const b = this.buckets.get(source.address) ?? { tokens: burst, at: now };

@@ -3,7 +3,7 @@
 // the same connection (§18.2.2); client connections are reused per remote address. The transport neither retries
 // nor interprets: the transaction layer (transaction.ts) does that.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { createServer, type Server, type Socket, connect as tcpConnect } from 'node:net';
+import { createServer, isIP, type Server, type Socket, connect as tcpConnect } from 'node:net';
 import { createServer as createTlsServer, type TLSSocket, connect as tlsConnect } from 'node:tls';
 import type { Logger } from 'pino';
 import { SipStreamFramer } from './framing.js';
@@ -16,6 +16,8 @@ export interface Endpoint {
   readonly transport: TransportName;
   readonly address: string;
   readonly port: number;
+  /** The host name the address was resolved from: TLS checks the certificate against it (RFC 5922 §7.1). */
+  readonly host?: string;
 }
 
 /** An endpoint plus, for streams, the connection a message arrived on (responses must use it, §18.2.2). */
@@ -138,7 +140,7 @@ export class SipTransport {
               port: dest.port,
               ...(tlsOpts?.ca ? { ca: tlsOpts.ca } : {}),
               rejectUnauthorized: tlsOpts?.rejectUnauthorized ?? true,
-              ...(/^[\d.]+$|:/.test(dest.address) ? {} : { servername: dest.address }),
+              ...(dest.host && !isIP(dest.host) ? { servername: dest.host } : {}),
             })
           : tcpConnect({ host: dest.address, port: dest.port });
       const timer = setTimeout(() => socket.destroy(new Error('connect timeout')), this.opts.connectTimeoutMs);

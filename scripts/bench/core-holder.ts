@@ -10,7 +10,9 @@ export class CoreHolder {
   static start(cores: string[]): CoreHolder {
     const h = new CoreHolder();
     for (const core of cores) {
-      const child = spawn('taskset', ['-c', core, 'nice', '-n', '19', process.execPath, '-e', 'for (;;) {}'], { stdio: 'ignore' });
+      const child = spawn('taskset', ['-c', core, 'nice', '-n', '19', process.execPath, '-e', 'for (;;) {}'], {
+        stdio: 'ignore',
+      });
       h.children.push(child);
     }
     return h;

@@ -4,18 +4,18 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { LoadGen } from './loadgen-client.js';
 import type { ThroughputResult } from './load/messages.js';
+import { LoadGen } from './loadgen-client.js';
 import { type BenchOptions, parseOptions, type ServerName } from './options.js';
 import { newestProfile, summarizeProfile } from './profile.js';
 import { type BenchReport, mergeDocument, renderMarkdown, type ServerResult } from './report.js';
-import { raiseSessionPriority, runInOwnSession } from './session.js';
 import { type Log, runIdle, runLogin, runMessages, runPresence, targetOf } from './scenarios.js';
 import { type BenchUsers, type Launcher, makeCertificate, makeUsers } from './servers/common.js';
 import { ejabberdLauncher } from './servers/ejabberd.js';
 import { prosodyLauncher } from './servers/prosody.js';
 import { relayLauncher } from './servers/relay.js';
 import { switchboardLauncher } from './servers/switchboard.js';
+import { raiseSessionPriority, runInOwnSession } from './session.js';
 
 const log: Log = (msg) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);
 const repo = process.cwd();
@@ -28,7 +28,9 @@ function machine(priority: string): Record<string, string> {
     memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB (${(freemem() / 2 ** 30).toFixed(1)} GiB free at start)`,
     system: `${os}, Linux ${release()}, open files per process: ${fdLimit}`,
     pinning: `load generator on core 0, server under test on core 1 (taskset); ${priority}`,
-    'load average at start': loadavg().map((v) => v.toFixed(2)).join(' '),
+    'load average at start': loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' '),
   };
 }
 
@@ -60,14 +62,19 @@ async function benchServer(l: Launcher, users: BenchUsers, o: BenchOptions): Pro
   const result: ServerResult = { name, version: l.version(), errors: {} };
   log(`${name} ${result.version}`);
   const xmpp = name !== 'relay';
-  if (xmpp && o.only.has('idle')) result.idle = await attempt(result, 'idle', () => runIdle(l, users, o.scale, log));
+  // The relay holds bare TLS connections: the memory floor of a Node TLS socket, as its message figures are the
+  // floor of forwarding.
+  if (o.only.has('idle')) result.idle = await attempt(result, 'idle', () => runIdle(l, users, o.scale, log));
   const needsServer = o.only.has('messages') || (xmpp && (o.only.has('login') || o.only.has('presence')));
   if (!needsServer) return result;
   const server = await l.start();
   try {
-    if (xmpp && o.only.has('login')) result.login = await attempt(result, 'login', () => runLogin(server, users, o.scale, log));
-    if (o.only.has('messages')) result.messages = await attempt(result, 'messages', () => runMessages(server, users, o.scale, log));
-    if (xmpp && o.only.has('presence')) result.presence = await attempt(result, 'presence', () => runPresence(server, users, o.scale, log));
+    if (xmpp && o.only.has('login'))
+      result.login = await attempt(result, 'login', () => runLogin(server, users, o.scale, log));
+    if (o.only.has('messages'))
+      result.messages = await attempt(result, 'messages', () => runMessages(server, users, o.scale, log));
+    if (xmpp && o.only.has('presence'))
+      result.presence = await attempt(result, 'presence', () => runPresence(server, users, o.scale, log));
   } finally {
     await server.stop();
   }
@@ -84,9 +91,22 @@ async function profileSwitchboard(l: Launcher, users: BenchUsers, o: BenchOption
   let window: { fromUs: number; toUs: number } | undefined;
   try {
     const target = targetOf(server, users);
-    await lg.send({ cmd: 'login', target, users: users.general.slice(0, 2 * o.scale.pairs), firstIndex: 0, concurrency: o.scale.loginConcurrency, presence: true });
+    await lg.send({
+      cmd: 'login',
+      target,
+      users: users.general.slice(0, 2 * o.scale.pairs),
+      firstIndex: 0,
+      concurrency: o.scale.loginConcurrency,
+      presence: true,
+    });
     const s = o.scale;
-    const r = await lg.send<ThroughputResult>({ cmd: 'throughput', pairs: s.pairs, window: s.window, warmupMs: s.warmupMs, measureMs: s.measureMs });
+    const r = await lg.send<ThroughputResult>({
+      cmd: 'throughput',
+      pairs: s.pairs,
+      window: s.window,
+      warmupMs: s.warmupMs,
+      measureMs: s.measureMs,
+    });
     log(`  profiled run: ${r.perSec.toFixed(0)} messages/s (the profiler's sampling costs a little)`);
     window = { fromUs: Number(BigInt(r.windowNs[0]) / 1000n), toUs: Number(BigInt(r.windowNs[1]) / 1000n) };
     await lg.send({ cmd: 'close' });
@@ -123,7 +143,11 @@ async function main(): Promise<void> {
   try {
     const tls = makeCertificate(dir);
     const s = o.scale;
-    const general = Math.max(s.loginUsers, 2 * s.pairs, o.only.has('idle') ? (s.idleSteps[s.idleSteps.length - 1] ?? 0) : 0);
+    const general = Math.max(
+      s.loginUsers,
+      2 * s.pairs,
+      o.only.has('idle') ? (s.idleSteps[s.idleSteps.length - 1] ?? 0) : 0,
+    );
     const users = makeUsers(general, s.presenceUsers, s.contacts);
     const list = launchers(o, dir, tls);
     for (const l of list) report.servers.push(await benchServer(l, users, o));
@@ -136,7 +160,9 @@ async function main(): Promise<void> {
       }
     }
   } finally {
-    report.machine['load average at end'] = loadavg().map((v) => v.toFixed(2)).join(' ');
+    report.machine['load average at end'] = loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ');
     report.machine['bench duration'] = `${((Date.now() - started) / 60_000).toFixed(1)} min`;
     if (!o.keep) rmSync(dir, { recursive: true, force: true });
   }

@@ -30,7 +30,12 @@ export class LoadGen {
   }
 
   static async start(repo: string): Promise<LoadGen> {
-    const [exe, argv] = pinned(LOADGEN_CORE, process.execPath, ['--import', 'tsx', 'scripts/bench/loadgen.ts']);
+    const [exe, argv] = pinned(LOADGEN_CORE, process.execPath, [
+      '--max-semi-space-size=64',
+      '--import',
+      'tsx',
+      'scripts/bench/loadgen.ts',
+    ]);
     const child = spawn(exe, argv, {
       cwd: repo,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],

@@ -99,7 +99,7 @@ process.on('message', (msg: { id: number; command: LoadCommand }) => {
       const result = await run(msg.command);
       process.send?.({ id: msg.id, ok: true, result });
     } catch (err) {
-      process.send?.({ id: msg.id, ok: false, error: err instanceof Error ? err.stack ?? err.message : String(err) });
+      process.send?.({ id: msg.id, ok: false, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
   });
 });

@@ -19,6 +19,8 @@ export interface Scale {
   warmupMs: number;
   measureMs: number;
   latencyMs: number;
+  /** A rate every server sustains, for latency at equal load (messages/s). */
+  commonRate: number;
   presenceUsers: number;
   contacts: number;
 }
@@ -36,6 +38,7 @@ const FULL: Scale = {
   warmupMs: 2000,
   measureMs: 10_000,
   latencyMs: 10_000,
+  commonRate: 5000,
   presenceUsers: 1000,
   contacts: 100,
 };
@@ -51,6 +54,7 @@ const QUICK: Scale = {
   warmupMs: 1000,
   measureMs: 3000,
   latencyMs: 3000,
+  commonRate: 2000,
   presenceUsers: 200,
   contacts: 20,
 };
@@ -74,7 +78,10 @@ const USAGE = `usage: npm run bench -- [--quick] [--only login,idle,messages,pre
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] | undefined {
   if (value === undefined) return undefined;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const item of items) if (!allowed.includes(item as T)) throw new Error(`unknown ${what} "${item}"\n${USAGE}`);
   return items as T[];
 }
@@ -106,7 +113,18 @@ export function parseOptions(argv: string[]): BenchOptions {
   const only = new Set<Scenario>(list(values.only, SCENARIOS, 'scenario') ?? SCENARIOS);
   const servers = list(values.servers, SERVERS, 'server') ?? [...SERVERS];
   const priority = Number(values.priority);
-  if (!Number.isInteger(priority) || priority < -20 || priority > 0) throw new Error(`--priority must be -20..0\n${USAGE}`);
+  if (!Number.isInteger(priority) || priority < -20 || priority > 0)
+    throw new Error(`--priority must be -20..0\n${USAGE}`);
   const write = values['no-write'] ? false : (values.write ?? !quick);
-  return { quick, only, servers, scale, profile: !values['no-profile'], write, keep: values.keep === true, priority, argv };
+  return {
+    quick,
+    only,
+    servers,
+    scale,
+    profile: !values['no-profile'],
+    write,
+    keep: values.keep === true,
+    priority,
+    argv,
+  };
 }

@@ -63,7 +63,8 @@ export function areaOf(frame: CallFrame, root: string): string {
     return `native ${functionName || '(anonymous)'}`;
   }
   const u = shortUrl(url, root);
-  if (url.includes('node_modules/')) return `dependency ${u.split('/')[0]?.startsWith('@') ? u.split('/').slice(0, 2).join('/') : u.split('/')[0]}`;
+  if (url.includes('node_modules/'))
+    return `dependency ${u.split('/')[0]?.startsWith('@') ? u.split('/').slice(0, 2).join('/') : u.split('/')[0]}`;
   if (u.startsWith('node:internal/')) {
     const rest = u.slice('node:internal/'.length);
     return `node ${rest.startsWith('streams/') ? 'streams' : (rest.split('/')[0] ?? rest).replace(/\.js$/, '')}`;
@@ -78,7 +79,12 @@ export function areaOf(frame: CallFrame, root: string): string {
  * `window` (µs on the monotonic clock, which V8's profile timestamps and process.hrtime share on Linux) limits
  * the summary to one phase, e.g. the measured message window rather than start-up and logins.
  */
-export function summarizeProfile(file: string, root: string, window?: { fromUs: number; toUs: number }, topN = 25): ProfileSummary {
+export function summarizeProfile(
+  file: string,
+  root: string,
+  window?: { fromUs: number; toUs: number },
+  topN = 25,
+): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n] as const));
   const selfUs = new Map<number, number>();

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, host: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } } });
+const { values } = parseArgs({
+  options: { port: { type: 'string' }, host: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } },
+});
 if (!values.port || !values.cert || !values.key) {
   console.error('usage: relay.ts --port P --cert FILE --key FILE [--host ADDRESS]');
   process.exit(2);
@@ -32,7 +34,10 @@ function onConnection(socket: tls.TLSSocket): void {
         const target = peers[dest];
         if (target) {
           let list = out.get(target);
-          if (!list) out.set(target, (list = []));
+          if (!list) {
+            list = [];
+            out.set(target, list);
+          }
           list.push(buf.subarray(off + 8, off + 8 + len));
         }
       }

@@ -1,18 +1,28 @@
 // The scenarios, as the harness drives them: start load generators, send them commands, read the server's
 // RSS and CPU time around each phase, and collect one figure per run.
 import { CoreHolder } from './core-holder.js';
-import { LoadGen } from './loadgen-client.js';
-import type { LoginReply } from './loadgen.js';
+import type { Target } from './load/conn.js';
 import type { LatencyResult, ThroughputResult } from './load/messages.js';
 import type { PresenceChangeResult } from './load/presence.js';
-import type { Target } from './load/conn.js';
+import type { LoginReply } from './loadgen.js';
+import { LoadGen } from './loadgen-client.js';
 import type { Scale } from './options.js';
-import { BENCH_DOMAIN, BENCH_HOST, type BenchUsers, type Launcher, LOADGEN_CORE, SERVER_CORE, type ServerHandle, sleep } from './servers/common.js';
+import {
+  BENCH_DOMAIN,
+  BENCH_HOST,
+  type BenchUsers,
+  type Launcher,
+  SERVER_CORE,
+  type ServerHandle,
+  sleep,
+} from './servers/common.js';
 import { summarize } from './stats.js';
 
 export type Log = (msg: string) => void;
 
 export interface LoginFigures {
+  /** The first pass, each account's first login since the server started (cold caches); one value per run set. */
+  coldPerSec: number[];
   perSec: number[];
   serverCpuMsPerLogin: number[];
   loadgenCpu: number[];
@@ -24,6 +34,8 @@ export interface IdleStep {
   sessions: number;
   bytesPerSession: number[];
   rssBytes: number[];
+  /** Per session, from the server's own accounting where it has one (Switchboard: V8 heap, external). */
+  detailPerSession: Record<string, number>[];
 }
 
 export interface IdleFigures {
@@ -42,7 +54,10 @@ export interface MessageFigures {
   p99: number[];
   p999: number[];
   latencyLost: number;
-  loadgenCpuAtRate: number[];
+  /** The same measurement at `commonRate`, equal for every server. */
+  commonRate: number;
+  p50Common: number[];
+  p99Common: number[];
 }
 
 export interface PresenceFigures {
@@ -60,11 +75,33 @@ export interface PresenceFigures {
 const SOURCES = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 1}`);
 
 export function targetOf(server: ServerHandle, users: BenchUsers): Target {
-  return { mode: server.mode, host: BENCH_HOST, port: server.port, domain: BENCH_DOMAIN, password: users.credentials.password, sourceAddresses: SOURCES };
+  return {
+    mode: server.mode,
+    host: BENCH_HOST,
+    port: server.port,
+    domain: BENCH_DOMAIN,
+    password: users.credentials.password,
+    sourceAddresses: SOURCES,
+  };
 }
 
-function login(lg: LoadGen, target: Target, users: string[], firstIndex: number, concurrency: number, expectPresence = 0): Promise<LoginReply> {
-  return lg.send<LoginReply>({ cmd: 'login', target, users, firstIndex, concurrency, presence: true, ...(expectPresence ? { expectPresence } : {}) });
+function login(
+  lg: LoadGen,
+  target: Target,
+  users: string[],
+  firstIndex: number,
+  concurrency: number,
+  expectPresence = 0,
+): Promise<LoginReply> {
+  return lg.send<LoginReply>({
+    cmd: 'login',
+    target,
+    users,
+    firstIndex,
+    concurrency,
+    presence: true,
+    ...(expectPresence ? { expectPresence } : {}),
+  });
 }
 
 function checkLogin(r: LoginReply, what: string): void {
@@ -75,10 +112,14 @@ export async function runLogin(server: ServerHandle, users: BenchUsers, s: Scale
   const lg = await LoadGen.start(process.cwd());
   const target = targetOf(server, users);
   const list = users.general.slice(0, s.loginUsers);
-  const out: LoginFigures = { perSec: [], serverCpuMsPerLogin: [], loadgenCpu: [], failed: 0, tls: '' };
+  const out: LoginFigures = { coldPerSec: [], perSec: [], serverCpuMsPerLogin: [], loadgenCpu: [], failed: 0, tls: '' };
   try {
-    // Warm-up (not measured): the generator derives the SCRAM keys once, the server fills its caches and JIT.
-    checkLogin(await login(lg, target, list, 0, s.loginConcurrency), 'warm-up');
+    // Warm-up: the generator derives the SCRAM keys once, the server fills its caches and JIT. Reported apart as
+    // the cold figure; the measured runs log the same accounts in again, as reconnecting clients do.
+    const cold = await login(lg, target, list, 0, s.loginConcurrency);
+    checkLogin(cold, 'warm-up');
+    out.coldPerSec.push(cold.perSec);
+    log(`  login warm-up (first login of each account): ${cold.perSec.toFixed(0)}/s`);
     await lg.send({ cmd: 'close' });
     for (let run = 1; run <= s.runs; run++) {
       await sleep(1000);
@@ -90,7 +131,9 @@ export async function runLogin(server: ServerHandle, users: BenchUsers, s: Scale
       out.perSec.push(r.perSec);
       out.serverCpuMsPerLogin.push(cpu / Math.max(1, r.ok));
       out.loadgenCpu.push(r.loadgenCpu);
-      log(`  login run ${run}: ${r.perSec.toFixed(0)}/s, server ${(cpu / r.ok).toFixed(2)} ms CPU per login, ${r.failed} failed`);
+      log(
+        `  login run ${run}: ${r.perSec.toFixed(0)}/s, server ${(cpu / r.ok).toFixed(2)} ms CPU per login, ${r.failed} failed`,
+      );
       await lg.send({ cmd: 'close' });
     }
   } finally {
@@ -110,13 +153,18 @@ async function steadyRss(server: ServerHandle, samples = 5): Promise<number> {
 
 /** Idle sessions: a fresh server per run; RSS read at each step, after the sessions have settled. */
 export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, log: Log): Promise<IdleFigures> {
-  const out: IdleFigures = { baseRssBytes: [], steps: s.idleSteps.map((n) => ({ sessions: n, bytesPerSession: [], rssBytes: [] })), failed: 0 };
+  const out: IdleFigures = {
+    baseRssBytes: [],
+    steps: s.idleSteps.map((n) => ({ sessions: n, bytesPerSession: [], rssBytes: [], detailPerSession: [] })),
+    failed: 0,
+  };
   for (let run = 1; run <= s.runs; run++) {
     const server = await launcher.start();
     const gens: LoadGen[] = [];
     try {
       await sleep(2000);
       const base = await steadyRss(server, 3);
+      const baseDetail = (await server.memoryDetail?.()) ?? {};
       out.baseRssBytes.push(base);
       for (let k = 0; k < s.idleProcs; k++) gens.push(await LoadGen.start(process.cwd()));
       const target = targetOf(server, users);
@@ -125,7 +173,15 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
         const slice = users.general.slice(held, step.sessions);
         const per = Math.ceil(slice.length / gens.length);
         const replies = await Promise.all(
-          gens.map((lg, k) => login(lg, target, slice.slice(k * per, (k + 1) * per), held + k * per, Math.ceil(s.loginConcurrency / gens.length))),
+          gens.map((lg, k) =>
+            login(
+              lg,
+              target,
+              slice.slice(k * per, (k + 1) * per),
+              held + k * per,
+              Math.ceil(s.loginConcurrency / gens.length),
+            ),
+          ),
         );
         for (const r of replies) checkLogin(r, `idle ${step.sessions}`);
         held = step.sessions;
@@ -133,7 +189,13 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
         const rss = await steadyRss(server);
         step.rssBytes.push(rss);
         step.bytesPerSession.push((rss - base) / step.sessions);
-        log(`  idle run ${run}: ${step.sessions} sessions, RSS ${(rss / 2 ** 20).toFixed(1)} MiB (base ${(base / 2 ** 20).toFixed(1)}), ${((rss - base) / step.sessions / 1024).toFixed(1)} KiB/session`);
+        const detail = (await server.memoryDetail?.()) ?? {};
+        step.detailPerSession.push(
+          Object.fromEntries(Object.entries(detail).map(([k, v]) => [k, (v - (baseDetail[k] ?? 0)) / step.sessions])),
+        );
+        log(
+          `  idle run ${run}: ${step.sessions} sessions, RSS ${(rss / 2 ** 20).toFixed(1)} MiB (base ${(base / 2 ** 20).toFixed(1)}), ${((rss - base) / step.sessions / 1024).toFixed(1)} KiB/session`,
+        );
       }
       await Promise.all(gens.map((lg) => lg.send({ cmd: 'close' })));
     } finally {
@@ -145,7 +207,12 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
 }
 
 /** Peak throughput over `runs` runs, then latency at half the median peak. */
-export async function runMessages(server: ServerHandle, users: BenchUsers, s: Scale, log: Log): Promise<MessageFigures> {
+export async function runMessages(
+  server: ServerHandle,
+  users: BenchUsers,
+  s: Scale,
+  log: Log,
+): Promise<MessageFigures> {
   const lg = await LoadGen.start(process.cwd());
   const out: MessageFigures = {
     peak: [],
@@ -157,37 +224,53 @@ export async function runMessages(server: ServerHandle, users: BenchUsers, s: Sc
     p99: [],
     p999: [],
     latencyLost: 0,
-    loadgenCpuAtRate: [],
+    commonRate: s.commonRate,
+    p50Common: [],
+    p99Common: [],
   };
   try {
-    checkLogin(await login(lg, targetOf(server, users), users.general.slice(0, 2 * s.pairs), 0, s.loginConcurrency), 'messages');
+    checkLogin(
+      await login(lg, targetOf(server, users), users.general.slice(0, 2 * s.pairs), 0, s.loginConcurrency),
+      'messages',
+    );
     for (let run = 1; run <= s.runs; run++) {
       const cpu0 = server.cpuMs();
-      const r = await lg.send<ThroughputResult>({ cmd: 'throughput', pairs: s.pairs, window: s.window, warmupMs: s.warmupMs, measureMs: s.measureMs });
+      const r = await lg.send<ThroughputResult>({
+        cmd: 'throughput',
+        pairs: s.pairs,
+        window: s.window,
+        warmupMs: s.warmupMs,
+        measureMs: s.measureMs,
+      });
       const cpu = server.cpuMs() - cpu0;
       out.peak.push(r.perSec);
       out.serverCpuUsPerMsg.push((cpu * 1000) / Math.max(1, r.delivered));
       out.loadgenCpuAtPeak.push(r.loadgenCpu);
       out.lost += r.lost;
-      log(`  messages run ${run}: ${r.perSec.toFixed(0)}/s delivered, server ${((cpu * 1000) / r.delivered).toFixed(1)} µs CPU per message, generator at ${(r.loadgenCpu * 100).toFixed(0)}% of its core, ${r.lost} lost`);
+      log(
+        `  messages run ${run}: ${r.perSec.toFixed(0)}/s delivered, server ${((cpu * 1000) / r.delivered).toFixed(1)} µs CPU per message, generator at ${(r.loadgenCpu * 100).toFixed(0)}% of its core, ${r.lost} lost`,
+      );
       await sleep(500);
     }
     out.latencyRate = Math.max(1, Math.round(summarize(out.peak).median / 2));
     for (let run = 1; run <= s.runs; run++) {
-      const holder = CoreHolder.start([LOADGEN_CORE, SERVER_CORE]);
-      let r: LatencyResult;
-      try {
-        r = await lg.send<LatencyResult>({ cmd: 'latency', pairs: s.pairs, rate: out.latencyRate, warmupMs: s.warmupMs, durationMs: s.latencyMs });
-      } finally {
-        await holder.stop();
-      }
+      const r = await latencyRun(lg, s, out.latencyRate);
       out.p50.push(r.p50);
       out.p99.push(r.p99);
       out.p999.push(r.p999);
       out.latencyLost += r.lost;
-      out.loadgenCpuAtRate.push(r.loadgenCpu);
-      log(`  latency run ${run} at ${out.latencyRate}/s: p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost`);
-      await sleep(500);
+      log(
+        `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost`,
+      );
+    }
+    for (let run = 1; run <= s.runs; run++) {
+      const r = await latencyRun(lg, s, s.commonRate);
+      out.p50Common.push(r.p50);
+      out.p99Common.push(r.p99);
+      out.latencyLost += r.lost;
+      log(
+        `  latency run ${run} at ${s.commonRate}/s (common rate): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.lost} lost`,
+      );
     }
     await lg.send({ cmd: 'close' });
   } finally {
@@ -196,9 +279,39 @@ export async function runMessages(server: ServerHandle, users: BenchUsers, s: Sc
   return out;
 }
 
-export async function runPresence(server: ServerHandle, users: BenchUsers, s: Scale, log: Log): Promise<PresenceFigures> {
+/** One open-loop latency run; the server's core is held meanwhile (see core-holder.ts). */
+async function latencyRun(lg: LoadGen, s: Scale, rate: number): Promise<LatencyResult> {
+  const holder = CoreHolder.start([SERVER_CORE]);
+  try {
+    return await lg.send<LatencyResult>({
+      cmd: 'latency',
+      pairs: s.pairs,
+      rate,
+      warmupMs: s.warmupMs,
+      durationMs: s.latencyMs,
+    });
+  } finally {
+    await holder.stop();
+    await sleep(500);
+  }
+}
+
+export async function runPresence(
+  server: ServerHandle,
+  users: BenchUsers,
+  s: Scale,
+  log: Log,
+): Promise<PresenceFigures> {
   const expected = users.presence.length * users.contacts;
-  const out: PresenceFigures = { loginMs: [], changeMs: [], changePerSec: [], delivered: [], expected, complete: true, duplicates: 0 };
+  const out: PresenceFigures = {
+    loginMs: [],
+    changeMs: [],
+    changePerSec: [],
+    delivered: [],
+    expected,
+    complete: true,
+    duplicates: 0,
+  };
   for (let run = 1; run <= s.runs; run++) {
     const lg = await LoadGen.start(process.cwd());
     try {

@@ -62,7 +62,8 @@ export class ScramSha1Client {
       else if (part.startsWith('s=')) salt = v;
       else if (part.startsWith('i=')) iterations = Number(v);
     }
-    if (!nonce.startsWith(this.nonce) || !salt || !(iterations > 0)) throw new Error(`bad server-first: ${serverFirst}`);
+    if (!nonce.startsWith(this.nonce) || !salt || !(iterations > 0))
+      throw new Error(`bad server-first: ${serverFirst}`);
     const { clientKey, serverKey } = await keysFor(this.password, Buffer.from(salt, 'base64'), iterations);
     const withoutProof = `c=biws,r=${nonce}`;
     const authMessage = `${this.firstBare},${serverFirst},${withoutProof}`;

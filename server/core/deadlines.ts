@@ -24,7 +24,14 @@ export class DeadlineQueue {
   /** Settles like `p`, or rejects with `onTimeout()` when `p` has not settled within the queue's time. */
   race<T>(p: Promise<T>, onTimeout: () => Error): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      const entry: Entry = { at: performance.now() + this.ms, reject, onTimeout, prev: this.last, next: null, done: false };
+      const entry: Entry = {
+        at: performance.now() + this.ms,
+        reject,
+        onTimeout,
+        prev: this.last,
+        next: null,
+        done: false,
+      };
       if (this.last) this.last.next = entry;
       else this.first = entry;
       this.last = entry;

@@ -45,7 +45,10 @@ function stanzaCounter(registry: Registry): StanzaCounter {
   return {
     inc({ direction, kind }, value = 1) {
       let kinds = pending.get(direction);
-      if (!kinds) pending.set(direction, (kinds = new Map()));
+      if (!kinds) {
+        kinds = new Map();
+        pending.set(direction, kinds);
+      }
       kinds.set(kind, (kinds.get(kind) ?? 0) + value);
     },
   };

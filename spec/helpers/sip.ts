@@ -3,6 +3,7 @@
 // the gateway's own datagram parser only to pick out status codes and headers.
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
+import { DigestClient } from '../../gateways/sip/digest.js';
 import { parseDatagram, SipHeaders, type SipMessage } from '../../gateways/sip/message.js';
 
 let counter = 0;
@@ -25,6 +26,9 @@ export interface RequestParts {
   contentType?: string;
   /** Leave Content-Length out (stream framing tests). */
   noContentLength?: boolean;
+  /** Tags for requests inside a dialog (default: a fresh From tag, no To tag). */
+  fromTag?: string;
+  toTag?: string;
 }
 
 /** A complete request as bytes (CRLF line ends, Content-Length unless told otherwise). */
@@ -34,8 +38,8 @@ export function sipRequest(p: RequestParts): Buffer {
     `${p.method} ${p.uri} SIP/2.0`,
     `Via: SIP/2.0/${p.transport ?? 'UDP'} ${p.via};branch=z9hG4bK${uniq('b')};rport`,
     'Max-Forwards: 70',
-    `From: <${p.from}>;tag=${uniq('t')}`,
-    `To: <${p.to}>`,
+    `From: <${p.from}>;tag=${p.fromTag ?? uniq('t')}`,
+    `To: <${p.to}>${p.toTag ? `;tag=${p.toTag}` : ''}`,
     `Call-ID: ${p.callId ?? uniq('c')}`,
     `CSeq: ${p.cseq ?? 1} ${p.method}`,
     ...(p.contentType && body.length > 0 ? [`Content-Type: ${p.contentType}`] : []),
@@ -162,12 +166,19 @@ export class SipUdp extends Collector {
   }
 
   /** Answers a request received on this socket (to its top Via's rport/port, here always the source). */
-  reply(req: SipMessage, status: number, reason: string, port: number, extra: string[] = []): Promise<void> {
+  reply(
+    req: SipMessage,
+    status: number,
+    reason: string,
+    port: number,
+    extra: string[] = [],
+    toTag = uniq('r'),
+  ): Promise<void> {
     const lines = [
       `SIP/2.0 ${status} ${reason}`,
       ...req.headers.all('Via').map((v) => `Via: ${v}`),
       `From: ${req.headers.get('From')}`,
-      `To: ${req.headers.get('To')}${/;tag=/.test(req.headers.get('To') ?? '') ? '' : `;tag=${uniq('r')}`}`,
+      `To: ${req.headers.get('To')}${/;tag=/.test(req.headers.get('To') ?? '') ? '' : `;tag=${toTag}`}`,
       `Call-ID: ${req.headers.get('Call-ID')}`,
       `CSeq: ${req.headers.get('CSeq')}`,
       ...extra,
@@ -222,4 +233,29 @@ export class SipTcp extends Collector {
   close(): void {
     this.sock.destroy();
   }
+}
+
+/**
+ * Sends a request and answers a 401/407 once with digest credentials (the gateway's own DigestClient, whose output the
+ * unit tests check against RFC 2617/7616 examples); resolves with the final response.
+ */
+export async function sendAuthenticated(
+  ua: SipUdp,
+  port: number,
+  parts: Omit<RequestParts, 'via' | 'callId' | 'cseq'>,
+  credentials: { user: string; password: string },
+): Promise<SipMessage & { kind: 'response' }> {
+  const callId = uniq('c');
+  const digest = new DigestClient(credentials.user, credentials.password);
+  for (let cseq = 1; cseq <= 2; cseq++) {
+    const auth = digest.headers(parts.method, parts.uri, undefined).map(([k, v]) => `${k}: ${v}`);
+    await ua.send(
+      sipRequest({ ...parts, via: ua.via, callId, cseq, headers: [...(parts.headers ?? []), ...auth] }),
+      port,
+    );
+    const res = await ua.response(callId, 8000, cseq);
+    if (res.status !== 401 && res.status !== 407) return res;
+    digest.challenged(res.status, res.headers.all(res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
+  }
+  throw new Error(`${parts.method} ${parts.uri}: still challenged after authenticating`);
 }

@@ -105,7 +105,9 @@ export class Conn implements ScanSink {
       this.bound = true;
       if (opts.presence) {
         // Processing is in order (RFC 6120 §10.1): the ping's answer means the presence was handled too.
-        this.write(`<presence/><iq type='get' id='ready' to='${this.target.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`);
+        this.write(
+          `<presence/><iq type='get' id='ready' to='${this.target.domain}'><ping xmlns='urn:xmpp:ping'/></iq>`,
+        );
         await this.expect((x) => named(x, 'iq') && attr(x, 'id') === 'ready', 'ping result');
       }
     } finally {

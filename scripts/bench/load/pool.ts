@@ -18,7 +18,12 @@ export interface LoginOutcome {
   tlsProtocol: string;
 }
 
-export async function loginMany(target: Target, users: string[], firstIndex: number, opts: LoginOptions): Promise<LoginOutcome> {
+export async function loginMany(
+  target: Target,
+  users: string[],
+  firstIndex: number,
+  opts: LoginOptions,
+): Promise<LoginOutcome> {
   const conns: Conn[] = [];
   const errors: string[] = [];
   let failed = 0;

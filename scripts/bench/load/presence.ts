@@ -33,7 +33,10 @@ export class PresenceCounter {
     if (this.show !== null && !xml.includes(`<show>${this.show}</show>`)) return;
     this.raw++;
     let set = this.seen.get(conn);
-    if (!set) this.seen.set(conn, (set = new Set()));
+    if (!set) {
+      set = new Set();
+      this.seen.set(conn, set);
+    }
     if (set.has(sender)) return;
     set.add(sender);
     if (++this.distinct === this.expected) this.finish();
@@ -66,7 +69,11 @@ export interface PresenceChangeResult {
 }
 
 /** Every held connection sends the same presence change at once; waits until all contacts have seen it. */
-export async function presenceChange(conns: Conn[], expected: number, timeoutMs: number): Promise<PresenceChangeResult> {
+export async function presenceChange(
+  conns: Conn[],
+  expected: number,
+  timeoutMs: number,
+): Promise<PresenceChangeResult> {
   const counter = new PresenceCounter(expected, 'away');
   for (const c of conns) c.onStanza = counter.handler;
   const started = performance.now();
@@ -74,5 +81,12 @@ export async function presenceChange(conns: Conn[], expected: number, timeoutMs:
   const complete = await counter.wait(timeoutMs);
   const elapsedMs = (complete ? counter.doneAt : performance.now()) - started;
   for (const c of conns) c.onStanza = null;
-  return { elapsedMs, delivered: counter.distinct, raw: counter.raw, expected, complete, perSec: counter.distinct / (elapsedMs / 1000) };
+  return {
+    elapsedMs,
+    delivered: counter.distinct,
+    raw: counter.raw,
+    expected,
+    complete,
+    perSec: counter.distinct / (elapsedMs / 1000),
+  };
 }

@@ -25,12 +25,16 @@ export interface ServerHandle {
   rss(): number;
   /** CPU time the server process has used so far, in milliseconds. */
   cpuMs(): number;
+  /** Where the memory goes, in bytes, when the server can tell (Switchboard: its own /metrics). */
+  memoryDetail?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
 }
 
 export interface StartOptions {
   /** Switchboard only: write a V8 CPU profile into this directory. */
   cpuProfDir?: string;
+  /** Switchboard only: more Node options (e.g. --heapsnapshot-signal=SIGUSR2 when looking at memory). */
+  nodeArgs?: string[];
 }
 
 export interface Launcher {
@@ -42,7 +46,12 @@ export interface Launcher {
 }
 
 /** Starts `cmd` pinned to a core; its output goes to a log file. taskset execs, so the PID is the server's. */
-export function spawnPinned(core: string, cmd: string, args: string[], opts: { cwd: string; env?: NodeJS.ProcessEnv; log: string }): ChildProcess {
+export function spawnPinned(
+  core: string,
+  cmd: string,
+  args: string[],
+  opts: { cwd: string; env?: NodeJS.ProcessEnv; log: string },
+): ChildProcess {
   const fd = openSync(opts.log, 'a');
   const [exe, argv] = pinned(core, cmd, args);
   const child = spawn(exe, argv, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', fd, fd] });
@@ -53,7 +62,8 @@ export function spawnPinned(core: string, cmd: string, args: string[], opts: { c
 export async function waitForPort(port: number, timeoutMs: number, child?: ChildProcess): Promise<void> {
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
-    if (child && child.exitCode !== null) throw new Error(`process exited with code ${child.exitCode} before listening on ${port}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`process exited with code ${child.exitCode} before listening on ${port}`);
     const ok = await new Promise<boolean>((resolve) => {
       const s = net.connect({ host: BENCH_HOST, port }, () => {
         s.destroy();
@@ -95,6 +105,11 @@ export function cpuMsOf(pid: number): number {
 /** USER_HZ; 100 on every Linux the benchmark supports. */
 const CLOCK_TICKS = 100;
 
+/** The installed version of a Debian package ("dpkg-query -W NAME" prints "NAME<TAB>VERSION"). */
+export function debianVersion(pkg: string): string {
+  return execFileSync('dpkg-query', ['-W', pkg], { encoding: 'utf8' }).trim().split('\t')[1] ?? 'unknown';
+}
+
 export function commOf(pid: number): string {
   return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
 }
@@ -117,10 +132,27 @@ export function freePort(): Promise<number> {
 export function makeCertificate(dir: string): { cert: string; key: string; both: string } {
   const cert = join(dir, 'cert.pem');
   const key = join(dir, 'key.pem');
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '7',
-    '-subj', `/CN=${BENCH_DOMAIN}`, '-addext', `subjectAltName=DNS:${BENCH_DOMAIN}`,
-  ], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+      '-days',
+      '7',
+      '-subj',
+      `/CN=${BENCH_DOMAIN}`,
+      '-addext',
+      `subjectAltName=DNS:${BENCH_DOMAIN}`,
+    ],
+    { stdio: 'ignore' },
+  );
   const both = join(dir, 'both.pem');
   execFileSync('sh', ['-c', `cat "${cert}" "${key}" > "${both}"`]);
   return { cert, key, both };
@@ -151,7 +183,10 @@ export function makeCredentials(): BenchCredentials {
   const keys = (hash: 'sha1' | 'sha256', size: number): ScramKeys => {
     const salted = pbkdf2Sync(password, Buffer.from(salt, 'ascii'), iterations, size, hash);
     const clientKey = createHmac(hash, salted).update('Client Key').digest();
-    return { storedKey: createHash(hash).update(clientKey).digest(), serverKey: createHmac(hash, salted).update('Server Key').digest() };
+    return {
+      storedKey: createHash(hash).update(clientKey).digest(),
+      serverKey: createHmac(hash, salted).update('Server Key').digest(),
+    };
   };
   return { password, salt, iterations, sha1: keys('sha1', 20), sha256: keys('sha256', 32) };
 }
@@ -165,7 +200,8 @@ export interface BenchUsers {
 }
 
 export function makeUsers(general: number, presence: number, contacts: number): BenchUsers {
-  if (contacts % 2 !== 0 || contacts >= presence) throw new Error('contacts must be even and below the presence user count');
+  if (contacts % 2 !== 0 || contacts >= presence)
+    throw new Error('contacts must be even and below the presence user count');
   return {
     credentials: makeCredentials(),
     general: Array.from({ length: general }, (_, i) => `u${i}`),

@@ -1,7 +1,6 @@
 // Prosody 0.12 under test: a generated config in its own directory, internal (file) storage written directly
 // in Prosody's own format (accounts/*.dat with SCRAM keys, roster/*.dat), no rate limits (mod_limits is not
 // loaded), c2s_require_encryption with the shared certificate, run as root in the foreground.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -9,10 +8,11 @@ import {
   BENCH_HOST,
   type BenchUsers,
   contactsOf,
+  cpuMsOf,
+  debianVersion,
   freePort,
   type Launcher,
   rssOf,
-  cpuMsOf,
   SERVER_CORE,
   type ServerHandle,
   spawnPinned,
@@ -63,7 +63,7 @@ VirtualHost ${luaString(BENCH_DOMAIN)}
   return {
     name: 'prosody',
     version() {
-      const out = execFileSync('dpkg-query', ['-W', '-f', '${Version}', 'prosody'], { encoding: 'utf8' });
+      const out = debianVersion('prosody');
       return `${out.trim()} (Lua 5.4, epoll)`;
     },
 
@@ -76,21 +76,39 @@ VirtualHost ${luaString(BENCH_DOMAIN)}
       const c = users.credentials;
       // mod_auth_internal_hashed: hex stored_key/server_key, the salt as a string, the iteration count.
       const account = `return {\n\t["iteration_count"] = ${c.iterations};\n\t["salt"] = ${luaString(c.salt)};\n\t["stored_key"] = "${c.sha1.storedKey.toString('hex')}";\n\t["server_key"] = "${c.sha1.serverKey.toString('hex')}";\n};\n`;
-      for (const user of [...users.general, ...users.presence]) writeFileSync(join(host, 'accounts', `${encodeName(user)}.dat`), account);
+      for (const user of [...users.general, ...users.presence])
+        writeFileSync(join(host, 'accounts', `${encodeName(user)}.dat`), account);
       // core/rostermanager.lua: [false] holds the metadata, every other key is a contact's JID.
       for (const [i, user] of users.presence.entries()) {
         const items = contactsOf(users, i)
-          .map((contact) => `\t[${luaString(`${contact}@${BENCH_DOMAIN}`)}] = { ["subscription"] = "both"; ["groups"] = {}; };\n`)
+          .map(
+            (contact) =>
+              `\t[${luaString(`${contact}@${BENCH_DOMAIN}`)}] = { ["subscription"] = "both"; ["groups"] = {}; };\n`,
+          )
           .join('');
-        writeFileSync(join(host, 'roster', `${encodeName(user)}.dat`), `return {\n\t[false] = { ["version"] = 1; ["pending"] = {}; };\n${items}};\n`);
+        writeFileSync(
+          join(host, 'roster', `${encodeName(user)}.dat`),
+          `return {\n\t[false] = { ["version"] = 1; ["pending"] = {}; };\n${items}};\n`,
+        );
       }
     },
 
     async start(): Promise<ServerHandle> {
-      const child = spawnPinned(SERVER_CORE, 'prosody', ['--config', configFile, '-F'], { cwd: dir, log: join(dir, 'stdout.log') });
+      const child = spawnPinned(SERVER_CORE, 'prosody', ['--config', configFile, '-F'], {
+        cwd: dir,
+        log: join(dir, 'stdout.log'),
+      });
       await waitForPort(port, 30_000, child);
       const pid = child.pid as number;
-      return { name: 'prosody', pid, port, mode: 'xmpp', rss: () => rssOf(pid), cpuMs: () => cpuMsOf(pid), stop: () => stopChild(child) };
+      return {
+        name: 'prosody',
+        pid,
+        port,
+        mode: 'xmpp',
+        rss: () => rssOf(pid),
+        cpuMs: () => cpuMsOf(pid),
+        stop: () => stopChild(child),
+      };
     },
   };
 }

@@ -1,6 +1,17 @@
 // Launches scripts/bench/relay.ts (the limit line) pinned like the servers.
 import { join } from 'node:path';
-import { BENCH_HOST, freePort, type Launcher, rssOf, cpuMsOf, SERVER_CORE, type ServerHandle, spawnPinned, stopChild, waitForPort } from './common.js';
+import {
+  BENCH_HOST,
+  cpuMsOf,
+  freePort,
+  type Launcher,
+  rssOf,
+  SERVER_CORE,
+  type ServerHandle,
+  spawnPinned,
+  stopChild,
+  waitForPort,
+} from './common.js';
 
 export function relayLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
   let port = 0;
@@ -11,11 +22,34 @@ export function relayLauncher(opts: { repo: string; dir: string; cert: string; k
       port = await freePort();
     },
     async start(): Promise<ServerHandle> {
-      const args = ['--import', 'tsx', 'scripts/bench/relay.ts', '--port', String(port), '--host', BENCH_HOST, '--cert', opts.cert, '--key', opts.key];
-      const child = spawnPinned(SERVER_CORE, process.execPath, args, { cwd: opts.repo, log: join(opts.dir, 'relay.log') });
+      const args = [
+        '--import',
+        'tsx',
+        'scripts/bench/relay.ts',
+        '--port',
+        String(port),
+        '--host',
+        BENCH_HOST,
+        '--cert',
+        opts.cert,
+        '--key',
+        opts.key,
+      ];
+      const child = spawnPinned(SERVER_CORE, process.execPath, args, {
+        cwd: opts.repo,
+        log: join(opts.dir, 'relay.log'),
+      });
       await waitForPort(port, 30_000, child);
       const pid = child.pid as number;
-      return { name: 'relay', pid, port, mode: 'relay', rss: () => rssOf(pid), cpuMs: () => cpuMsOf(pid), stop: () => stopChild(child) };
+      return {
+        name: 'relay',
+        pid,
+        port,
+        mode: 'relay',
+        rss: () => rssOf(pid),
+        cpuMs: () => cpuMsOf(pid),
+        stop: () => stopChild(child),
+      };
     },
   };
 }

@@ -12,10 +12,10 @@ import {
   BENCH_HOST,
   type BenchUsers,
   contactsOf,
+  cpuMsOf,
   freePort,
   type Launcher,
   rssOf,
-  cpuMsOf,
   SERVER_CORE,
   type ServerHandle,
   type StartOptions,
@@ -25,7 +25,20 @@ import {
 } from './common.js';
 
 /** Beyond the core modules (iq, message, presence, roster, disco, legacy_session) that always load. */
-export const SWITCHBOARD_MODULES = ['disco', 'ping', 'version', 'time', 'last', 'private', 'vcard', 'offline', 'blocking', 'carbons', 'csi', 'sm'];
+export const SWITCHBOARD_MODULES = [
+  'disco',
+  'ping',
+  'version',
+  'time',
+  'last',
+  'private',
+  'vcard',
+  'offline',
+  'blocking',
+  'carbons',
+  'csi',
+  'sm',
+];
 
 /**
  * The server runs as `npm run build` would compile it (tsc), not through tsx: tsx's on-the-fly transform keeps
@@ -38,14 +51,36 @@ function compile(repo: string): { entry: string[]; how: string } {
   rmSync(out, { recursive: true, force: true });
   try {
     const tsc = join(repo, 'node_modules', 'typescript', 'bin', 'tsc');
-    const flags = ['--outDir', out, '--noCheck', '--sourceMap', 'false', '--tsBuildInfoFile', join(out, '.tsbuildinfo')];
+    const flags = [
+      '--outDir',
+      out,
+      '--noCheck',
+      '--sourceMap',
+      'false',
+      '--tsBuildInfoFile',
+      join(out, '.tsbuildinfo'),
+    ];
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json', ...flags], { cwd: repo, stdio: 'pipe' });
     return { entry: [join(out, 'scripts', 'switchboard.js')], how: 'tsc output' };
   } catch (err) {
-    const text = err instanceof Error && 'stdout' in err ? String((err as { stdout: unknown }).stdout).slice(0, 500) : String(err);
+    const text =
+      err instanceof Error && 'stdout' in err ? String((err as { stdout: unknown }).stdout).slice(0, 500) : String(err);
     console.warn(`tsc could not build the server, falling back to tsx: ${text}`);
     return { entry: ['--import', 'tsx', 'scripts/switchboard.ts'], how: 'tsx' };
   }
+}
+
+/** V8 heap and external memory from Switchboard's own Prometheus endpoint (prom-client default metrics). */
+async function nodeMemory(metricsPort: number): Promise<Record<string, number>> {
+  const res = await fetch(`http://${BENCH_HOST}:${metricsPort}/metrics`);
+  const text = await res.text();
+  const read = (name: string): number =>
+    Number(new RegExp(`^switchboard_${name}(?:\\{[^}]*\\})? ([0-9.e+]+)$`, 'm').exec(text)?.[1] ?? Number.NaN);
+  return {
+    heapUsed: read('nodejs_heap_size_used_bytes'),
+    heapTotal: read('nodejs_heap_size_total_bytes'),
+    external: read('nodejs_external_memory_bytes'),
+  };
 }
 
 export function switchboardLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
@@ -53,6 +88,7 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
   mkdirSync(dir, { recursive: true });
   const configFile = join(dir, 'switchboard.yaml');
   let port = 0;
+  let metricsPort = 0;
   let build: { entry: string[]; how: string } | null = null;
 
   const yaml = (p: number): string =>
@@ -60,7 +96,7 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
       // The same feature set in all three servers; MAM is left out everywhere (it is off by default in Prosody and
       // ejabberd, and archiving every message would measure storage writes, not routing).
       `hosts:\n  ${BENCH_DOMAIN}: { modules: [${SWITCHBOARD_MODULES.join(', ')}] }`,
-      `listeners:\n  - { type: c2s, address: ${BENCH_HOST}, port: ${p}, tls: starttls }`,
+      `listeners:\n  - { type: c2s, address: ${BENCH_HOST}, port: ${p}, tls: starttls }\n  - { type: http, address: ${BENCH_HOST}, port: ${metricsPort} }`,
       `tls: { cert: ${JSON.stringify(opts.cert)}, key: ${JSON.stringify(opts.key)}, self_signed: false }`,
       `storage: { driver: sqlite, path: ${JSON.stringify(join(dir, 'switchboard.sqlite'))} }`,
       `data_dir: ${JSON.stringify(join(dir, 'data'))}`,
@@ -79,12 +115,17 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
     async prepare(users: BenchUsers) {
       build = compile(opts.repo);
       port = await freePort();
+      metricsPort = await freePort();
       writeFileSync(configFile, yaml(port));
       const config = loadConfig({ file: configFile, moduleSchemas: moduleSchemas() });
       const storage = await openStorage(config, pino({ level: 'warn' }));
       try {
         const c = users.credentials;
-        const cred = (k: { storedKey: Buffer; serverKey: Buffer }) => ({ salt: Buffer.from(c.salt, 'ascii'), iterations: c.iterations, ...k });
+        const cred = (k: { storedKey: Buffer; serverKey: Buffer }) => ({
+          salt: Buffer.from(c.salt, 'ascii'),
+          iterations: c.iterations,
+          ...k,
+        });
         const scram = { sha1: cred(c.sha1), sha256: cred(c.sha256) };
         const all = [...users.general, ...users.presence].map((username) => ({ username, scram }));
         await storage.accounts.createMany(BENCH_DOMAIN, all);
@@ -92,7 +133,8 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
         const rosters = storage.keyval<unknown>('roster');
         for (const [i, user] of users.presence.entries()) {
           const items: Record<string, { subscription: 'both'; groups: string[] }> = {};
-          for (const contact of contactsOf(users, i)) items[`${contact}@${BENCH_DOMAIN}`] = { subscription: 'both', groups: [] };
+          for (const contact of contactsOf(users, i))
+            items[`${contact}@${BENCH_DOMAIN}`] = { subscription: 'both', groups: [] };
           await rosters.set(BENCH_DOMAIN, user, { ver: 1, items, pending: {} });
         }
       } finally {
@@ -101,16 +143,34 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
     },
 
     async start(startOpts: StartOptions = {}): Promise<ServerHandle> {
-      const nodeArgs = startOpts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', startOpts.cpuProfDir] : [];
+      const nodeArgs = [
+        ...(startOpts.cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', startOpts.cpuProfDir] : []),
+        ...(startOpts.nodeArgs ?? []),
+      ];
       const child = spawnPinned(
         SERVER_CORE,
         process.execPath,
-        [...nodeArgs, ...(build?.entry ?? ['--import', 'tsx', 'scripts/switchboard.ts']), 'start', '--config', configFile],
+        [
+          ...nodeArgs,
+          ...(build?.entry ?? ['--import', 'tsx', 'scripts/switchboard.ts']),
+          'start',
+          '--config',
+          configFile,
+        ],
         { cwd: opts.repo, log: join(dir, 'stdout.log') },
       );
       await waitForPort(port, 60_000, child);
       const pid = child.pid as number;
-      return { name: 'switchboard', pid, port, mode: 'xmpp', rss: () => rssOf(pid), cpuMs: () => cpuMsOf(pid), stop: () => stopChild(child) };
+      return {
+        name: 'switchboard',
+        pid,
+        port,
+        mode: 'xmpp',
+        rss: () => rssOf(pid),
+        cpuMs: () => cpuMsOf(pid),
+        memoryDetail: () => nodeMemory(metricsPort),
+        stop: () => stopChild(child),
+      };
     },
   };
 }

@@ -92,7 +92,8 @@ export async function runSipp(o: SippOptions): Promise<SippRun> {
     waitReceived: async (method, n, timeoutMs = 10_000) => {
       await poll(() => received(method) >= n, timeoutMs, `sipp to receive ${n} ${method}`, 50);
     },
-    log: () => `${read(logFile).slice(-3000)}\n--- errors ---\n${read(errFile).slice(-3000)}\n--- messages ---\n${read(msgFile).slice(-6000)}`,
+    log: () =>
+      `${read(logFile).slice(-3000)}\n--- errors ---\n${read(errFile).slice(-3000)}\n--- messages ---\n${read(msgFile).slice(-6000)}`,
     cleanup: async () => {
       await proc.stop(2000);
       rmSync(dir, { recursive: true, force: true });

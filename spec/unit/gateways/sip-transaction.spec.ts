@@ -23,7 +23,15 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const request = (method = 'MESSAGE', branch?: string) => {
   const m = parseDatagram(
-    sipRequest({ method, uri: 'sip:a@h', from: 'sip:b@h', to: 'sip:a@h', via: '127.0.0.1:5999', body: 'x', contentType: 'text/plain' }),
+    sipRequest({
+      method,
+      uri: 'sip:a@h',
+      from: 'sip:b@h',
+      to: 'sip:a@h',
+      via: '127.0.0.1:5999',
+      body: 'x',
+      contentType: 'text/plain',
+    }),
   );
   if (branch && m.kind === 'request') {
     const via = m.headers.get('Via')?.replace(/branch=[^;]+/, `branch=${branch}`);
@@ -63,7 +71,10 @@ describe('SIP transactions (RFC 3261 §17)', () => {
     // Capped at T2; a loaded test machine may delay a timer now and then, so judge the bulk of the gaps.
     const capped = gaps.filter((g) => g <= timers.t2 + 40).length;
     assert.ok(capped >= gaps.length * 0.8, `gaps capped at T2: ${gaps}`);
-    assert.ok(gaps.some((g) => g >= timers.t2 - 10), `gaps grow to T2: ${gaps}`);
+    assert.ok(
+      gaps.some((g) => g >= timers.t2 - 10),
+      `gaps grow to T2: ${gaps}`,
+    );
   });
 
   it('does not retransmit over a reliable transport and resolves with the final response', async () => {
@@ -174,7 +185,12 @@ describe('SIP transports over loopback (RFC 3261 §18)', function () {
     const server = await endpoint([
       { transport: 'udp', address: '127.0.0.1', port: 0 },
       { transport: 'tcp', address: '127.0.0.1', port: 0 },
-      { transport: 'tls', address: '127.0.0.1', port: 0, tls: { key: Buffer.from(pems.private), cert: Buffer.from(pems.cert) } },
+      {
+        transport: 'tls',
+        address: '127.0.0.1',
+        port: 0,
+        tls: { key: Buffer.from(pems.private), cert: Buffer.from(pems.cert) },
+      },
     ]);
     const got: string[] = [];
     server.onRequest((tx) => {
