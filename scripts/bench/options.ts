@@ -38,7 +38,7 @@ const FULL: Scale = {
   warmupMs: 2000,
   measureMs: 10_000,
   latencyMs: 10_000,
-  commonRate: 5000,
+  commonRate: 1000,
   presenceUsers: 1000,
   contacts: 100,
 };
@@ -54,7 +54,7 @@ const QUICK: Scale = {
   warmupMs: 1000,
   measureMs: 3000,
   latencyMs: 3000,
-  commonRate: 2000,
+  commonRate: 1000,
   presenceUsers: 200,
   contacts: 20,
 };

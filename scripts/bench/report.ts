@@ -59,6 +59,14 @@ function rows(report: BenchReport): Row[] {
     pick: (r) => r.idle?.steps[i]?.bytesPerSession.map((b) => b / KiB),
     digits: 1,
   }));
+  const last = s.idleSteps[s.idleSteps.length - 1] ?? 0;
+  const logout: Row = {
+    scenario: '2 idle memory',
+    figure: `closing ${last.toLocaleString('en')} sessions at once: until the server is idle again, s`,
+    better: 'lower',
+    pick: (r) => r.idle?.logoutMs.map((ms) => ms / 1000),
+    digits: 1,
+  };
   return [
     {
       scenario: '1 login',
@@ -80,6 +88,7 @@ function rows(report: BenchReport): Row[] {
       pick: (r) => r.login?.coldPerSec,
     },
     ...idle,
+    logout,
     {
       scenario: '3 messages',
       figure: `peak delivered messages/s (${s.pairs} pairs)`,
@@ -243,7 +252,7 @@ function details(report: BenchReport, names: ServerName[]): string[] {
     if (r.messages) {
       const m = r.messages;
       parts.push(
-        `latency measured at ${m.latencyRate.toLocaleString('en')} msg/s, p99.9 ${fmt(summarize(m.p999).median, 2)} ms; generator at ${fmt(summarize(m.loadgenCpuAtPeak).median * 100)}% of its core at peak; ${m.lost + m.latencyLost} messages lost`,
+        `half-peak latency measured at ${m.latencyRate.toLocaleString('en')} msg/s (server at ${fmt(summarize(m.serverBusyAtHalf).median * 100)}% of its core), p99.9 ${fmt(summarize(m.p999).median, 2)} ms; generator at ${fmt(summarize(m.loadgenCpuAtPeak).median * 100)}% of its core at peak; ${m.lost + m.latencyLost} messages lost`,
       );
     }
     if (r.presence)

@@ -42,6 +42,8 @@ export interface IdleFigures {
   baseRssBytes: number[];
   steps: IdleStep[];
   failed: number;
+  /** From closing every session until the server's CPU use has settled (logout work done), ms. */
+  logoutMs: number[];
 }
 
 export interface MessageFigures {
@@ -54,6 +56,8 @@ export interface MessageFigures {
   p99: number[];
   p999: number[];
   latencyLost: number;
+  /** Share of its core the server used during the half-peak latency runs. */
+  serverBusyAtHalf: number[];
   /** The same measurement at `commonRate`, equal for every server. */
   commonRate: number;
   p50Common: number[];
@@ -122,7 +126,7 @@ export async function runLogin(server: ServerHandle, users: BenchUsers, s: Scale
     log(`  login warm-up (first login of each account): ${cold.perSec.toFixed(0)}/s`);
     await lg.send({ cmd: 'close' });
     for (let run = 1; run <= s.runs; run++) {
-      await sleep(1000);
+      await quiesce(server);
       const cpu0 = server.cpuMs();
       const r = await login(lg, target, list, 0, s.loginConcurrency);
       const cpu = server.cpuMs() - cpu0;
@@ -136,10 +140,27 @@ export async function runLogin(server: ServerHandle, users: BenchUsers, s: Scale
       );
       await lg.send({ cmd: 'close' });
     }
+    await quiesce(server);
   } finally {
     await lg.exit();
   }
   return out;
+}
+
+/**
+ * Waits until the server is idle (under 5% of a core over half a second), so that work left over from one phase
+ * (logouts writing to storage, say) is not charged to the next. Returns the time it took, NaN after `maxMs`.
+ */
+export async function quiesce(server: ServerHandle, maxMs = 120_000): Promise<number> {
+  const started = Date.now();
+  let prev = server.cpuMs();
+  for (;;) {
+    await sleep(500);
+    const now = server.cpuMs();
+    if (now - prev < 25) return Date.now() - started;
+    prev = now;
+    if (Date.now() - started > maxMs) return Number.NaN;
+  }
 }
 
 async function steadyRss(server: ServerHandle, samples = 5): Promise<number> {
@@ -157,6 +178,7 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
     baseRssBytes: [],
     steps: s.idleSteps.map((n) => ({ sessions: n, bytesPerSession: [], rssBytes: [], detailPerSession: [] })),
     failed: 0,
+    logoutMs: [],
   };
   for (let run = 1; run <= s.runs; run++) {
     const server = await launcher.start();
@@ -186,7 +208,7 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
         for (const r of replies) checkLogin(r, `idle ${step.sessions}`);
         held = step.sessions;
         await sleep(3000);
-        const rss = await steadyRss(server);
+        const rss = await steadyRss(server, 3);
         step.rssBytes.push(rss);
         step.bytesPerSession.push((rss - base) / step.sessions);
         const detail = (await server.memoryDetail?.()) ?? {};
@@ -197,7 +219,13 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
           `  idle run ${run}: ${step.sessions} sessions, RSS ${(rss / 2 ** 20).toFixed(1)} MiB (base ${(base / 2 ** 20).toFixed(1)}), ${((rss - base) / step.sessions / 1024).toFixed(1)} KiB/session`,
         );
       }
+      const closing = Date.now();
       await Promise.all(gens.map((lg) => lg.send({ cmd: 'close' })));
+      const settled = await quiesce(server);
+      out.logoutMs.push(Number.isNaN(settled) ? Number.NaN : Date.now() - closing);
+      log(
+        `  idle run ${run}: closing ${held} sessions took ${((Date.now() - closing) / 1000).toFixed(1)} s until the server was idle`,
+      );
     } finally {
       await Promise.all(gens.map((lg) => lg.exit()));
       await server.stop();
@@ -224,6 +252,7 @@ export async function runMessages(
     p99: [],
     p999: [],
     latencyLost: 0,
+    serverBusyAtHalf: [],
     commonRate: s.commonRate,
     p50Common: [],
     p99Common: [],
@@ -233,6 +262,7 @@ export async function runMessages(
       await login(lg, targetOf(server, users), users.general.slice(0, 2 * s.pairs), 0, s.loginConcurrency),
       'messages',
     );
+    await quiesce(server);
     for (let run = 1; run <= s.runs; run++) {
       const cpu0 = server.cpuMs();
       const r = await lg.send<ThroughputResult>({
@@ -254,17 +284,18 @@ export async function runMessages(
     }
     out.latencyRate = Math.max(1, Math.round(summarize(out.peak).median / 2));
     for (let run = 1; run <= s.runs; run++) {
-      const r = await latencyRun(lg, s, out.latencyRate);
+      const r = await latencyRun(server, lg, s, out.latencyRate);
       out.p50.push(r.p50);
       out.p99.push(r.p99);
       out.p999.push(r.p999);
       out.latencyLost += r.lost;
+      out.serverBusyAtHalf.push(r.serverBusy);
       log(
-        `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost`,
+        `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost, server at ${(r.serverBusy * 100).toFixed(0)}% of its core`,
       );
     }
     for (let run = 1; run <= s.runs; run++) {
-      const r = await latencyRun(lg, s, s.commonRate);
+      const r = await latencyRun(server, lg, s, s.commonRate);
       out.p50Common.push(r.p50);
       out.p99Common.push(r.p99);
       out.latencyLost += r.lost;
@@ -279,20 +310,31 @@ export async function runMessages(
   return out;
 }
 
-/** One open-loop latency run; the server's core is held meanwhile (see core-holder.ts). */
-async function latencyRun(lg: LoadGen, s: Scale, rate: number): Promise<LatencyResult> {
+/**
+ * One open-loop latency run; the server's core is held meanwhile (see core-holder.ts). `serverBusy` is the share of
+ * its core the server used: near 1 means the rate is at its capacity for messages that arrive one by one.
+ */
+async function latencyRun(
+  server: ServerHandle,
+  lg: LoadGen,
+  s: Scale,
+  rate: number,
+): Promise<LatencyResult & { serverBusy: number }> {
+  await quiesce(server, 15_000);
   const holder = CoreHolder.start([SERVER_CORE]);
   try {
-    return await lg.send<LatencyResult>({
+    const cpu0 = server.cpuMs();
+    const t0 = Date.now();
+    const r = await lg.send<LatencyResult>({
       cmd: 'latency',
       pairs: s.pairs,
       rate,
       warmupMs: s.warmupMs,
       durationMs: s.latencyMs,
     });
+    return { ...r, serverBusy: (server.cpuMs() - cpu0) / Math.max(1, Date.now() - t0) };
   } finally {
     await holder.stop();
-    await sleep(500);
   }
 }
 
@@ -313,12 +355,15 @@ export async function runPresence(
     duplicates: 0,
   };
   for (let run = 1; run <= s.runs; run++) {
+    await quiesce(server);
     const lg = await LoadGen.start(process.cwd());
     try {
       const r = await login(lg, targetOf(server, users), users.presence, 0, s.loginConcurrency, expected);
       checkLogin(r, 'presence');
       const p = r.presence;
       if (!p) throw new Error('no presence figures');
+      // The logins' own work (roster loads, probes) is done before the change is timed.
+      await quiesce(server, 30_000);
       const c = await lg.send<PresenceChangeResult>({ cmd: 'presence-change', expected, timeoutMs: 60_000 });
       out.loginMs.push(p.complete ? p.elapsedMs : Number.NaN);
       out.changeMs.push(c.complete ? c.elapsedMs : Number.NaN);
@@ -333,7 +378,7 @@ export async function runPresence(
     } finally {
       await lg.exit();
     }
-    await sleep(1000);
   }
+  await quiesce(server);
   return out;
 }

@@ -311,7 +311,11 @@ describe('conversations: federation between two servers (RFC 6120, XEP-0178, XEP
       await chat(alice, bob, 'first');
       assert.equal(await open(a, 's2s_out'), 1);
       assert.equal(await open(b, 's2s_in'), 1);
-      await new Promise((r) => setTimeout(r, 1600));
+      // idle_timeout_seconds: 1, then the closing handshake; polled, as a loaded machine may take longer.
+      const deadline = Date.now() + 10_000;
+      while (((await open(a, 's2s_out')) !== 0 || (await open(b, 's2s_in')) !== 0) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+      }
       assert.equal(await open(a, 's2s_out'), 0, 'the outbound stream was closed when idle');
       assert.equal(await open(b, 's2s_in'), 0);
       await chat(alice, bob, 'second');

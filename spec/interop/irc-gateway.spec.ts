@@ -94,6 +94,19 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     return u;
   }
 
+  /** Polls WHOIS (RFC 2812 §3.6.2) until its reply shows `nick` away (RPL_AWAY, 301). */
+  async function untilAway(watcher: IrcClient, nick: string): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const from = watcher.lines.length;
+      watcher.send(`WHOIS ${nick}`);
+      await watcher.waitLine((l) => l.command === '318', 'RPL_ENDOFWHOIS', 10_000, from);
+      if (watcher.lines.slice(from).some((l) => l.command === '301' && l.params[1] === nick)) return;
+      if (Date.now() > deadline) throw new Error(`WHOIS does not show ${nick} away after 10 s`);
+      await sleep(100);
+    }
+  }
+
   it('registers through XEP-0077 with a real client and logs in to IRC over TLS', async () => {
     const c = await xmppUser('reg');
     const form = await c.request(xml('iq', { type: 'get', to: GW }, xml('query', { xmlns: 'jabber:iq:register' })));
@@ -246,14 +259,17 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     const { c, nick } = await ircAccount('away');
     const dave = await ircUser('dave');
     await c.send(xml('presence', {}, xml('show', {}, 'away'), xml('status', {}, 'at lunch')));
-    await sleep(300);
+    // The AWAY reaches ngircd asynchronously: wait until WHOIS shows it rather than for a fixed time.
+    await untilAway(dave, nick);
+    const from = dave.lines.length;
     dave.privmsg(nick, 'are you there?');
-    const away = await dave.waitLine((l) => l.command === '301' && l.params[1] === nick, 'RPL_AWAY');
+    const away = await dave.waitLine((l) => l.command === '301' && l.params[1] === nick, 'RPL_AWAY', 10_000, from);
     assert.equal(away.params[2], 'at lunch');
 
     await c.send(xml('presence', { to: contact(dave.nick), type: 'subscribe' }));
     await c.waitFor(
       (el) => el.is('presence') && el.attrs.from === contact(dave.nick) && el.attrs.type === 'subscribed',
+      10_000,
     );
     await c.waitFor((el) => el.is('presence') && el.attrs.from === contact(dave.nick) && !el.attrs.type, 10_000);
     dave.send('AWAY :brb');
@@ -263,8 +279,10 @@ describe('interop: IRC gateway with ngircd and @xmpp/client', function () {
     );
     assert.equal(daveAway.getChildText('status'), 'brb');
     await dave.quit('gone');
+    // Noticed by the next USERHOST poll (presence_poll_seconds: 1).
     await c.waitFor(
       (el) => el.is('presence') && el.attrs.from === contact(dave.nick) && el.attrs.type === 'unavailable',
+      10_000,
     );
   });
 

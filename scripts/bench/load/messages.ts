@@ -25,16 +25,6 @@ function encode(p: Pair, body: string): string | Buffer {
   return frame;
 }
 
-function repeat(one: string | Buffer, k: number): string | Buffer {
-  if (k === 1) return one;
-  return typeof one === 'string' ? one.repeat(k) : Buffer.concat(Array.from({ length: k }, () => one));
-}
-
-function concat(parts: (string | Buffer)[]): string | Buffer {
-  if (parts.length === 1) return parts[0] as string | Buffer;
-  return typeof parts[0] === 'string' ? parts.join('') : Buffer.concat(parts as Buffer[]);
-}
-
 function makePairs(conns: Conn[], n: number): Pair[] {
   if (conns.length < 2 * n) throw new Error(`need ${2 * n} connections for ${n} pairs, have ${conns.length}`);
   return Array.from({ length: n }, (_, i) => ({ sender: conns[2 * i] as Conn, receiver: conns[2 * i + 1] as Conn }));
@@ -78,7 +68,11 @@ export async function throughput(
       if (k === 0) continue;
       pending[i] = 0;
       sent += k;
-      (pairs[i] as Pair).sender.write(repeat(one[i] as string | Buffer, k));
+      // One write (one TLS record) per message, as clients send them: batching several per record would make the
+      // peak a measure of batched reads, which the open-loop latency runs at half that rate would not see.
+      const sender = (pairs[i] as Pair).sender;
+      const msg = one[i] as string | Buffer;
+      for (let j = 0; j < k; j++) sender.write(msg);
     }
   };
   const start = performance.now();
@@ -158,7 +152,6 @@ export async function latency(
   let wall0 = performance.now();
   let lastSend = 0;
   await new Promise<void>((resolve) => {
-    const batches = new Map<Pair, (string | Buffer)[]>();
     const tick = (): void => {
       const now = performance.now();
       if (sent === 0 || (now >= measureFrom && wall0 < measureFrom)) {
@@ -169,16 +162,9 @@ export async function latency(
       while (sent < due) {
         const p = pairs[sent % pairs.length] as Pair;
         const intended = start + sent * interval;
-        let list = batches.get(p);
-        if (!list) {
-          list = [];
-          batches.set(p, list);
-        }
-        list.push(encode(p, `t${intended.toFixed(3)} ${PAYLOAD}`));
+        p.sender.write(encode(p, `t${intended.toFixed(3)} ${PAYLOAD}`));
         sent++;
       }
-      for (const [p, list] of batches) p.sender.write(concat(list));
-      batches.clear();
       lastSend = now;
       // Polling (not a 1 ms timer) sends each message close to its time and reads arrivals as they come; the
       // generator's core is its own, so spinning costs nothing that is measured.

@@ -19,6 +19,11 @@ export class BlockLists {
     this.cache = new RecentCache(maxCached);
   }
 
+  /** The list when it is in memory, without waiting; undefined when it must be loaded (use `get`). */
+  cached(user: string): ReadonlySet<string> | undefined {
+    return this.cache.get(user);
+  }
+
   get(user: string): Promise<ReadonlySet<string>> {
     const hit = this.cache.get(user);
     if (hit) return Promise.resolve(hit);

@@ -2,6 +2,7 @@
 // retransmission absorption, overload answers) with a fake transport, and of the transports themselves (UDP, TCP,
 // TLS over loopback) through two SipEndpoints.
 import assert from 'node:assert/strict';
+import { lookup } from 'node:dns/promises';
 import pino from 'pino';
 import { generate } from 'selfsigned';
 import { SipEndpoint } from '../../../gateways/sip/endpoint.js';
@@ -182,12 +183,14 @@ describe('SIP transports over loopback (RFC 3261 §18)', function () {
       algorithm: 'sha256',
       extensions: [{ name: 'subjectAltName', altNames: [{ type: 2 as const, value: 'localhost' }] }],
     });
+    // sips:…@localhost below goes to the first address the system resolver gives (::1 with Debian's /etc/hosts).
+    const { address: localhost } = await lookup('localhost');
     const server = await endpoint([
       { transport: 'udp', address: '127.0.0.1', port: 0 },
       { transport: 'tcp', address: '127.0.0.1', port: 0 },
       {
         transport: 'tls',
-        address: '127.0.0.1',
+        address: localhost,
         port: 0,
         tls: { key: Buffer.from(pems.private), cert: Buffer.from(pems.cert) },
       },
