@@ -10,7 +10,7 @@ import { type BenchOptions, parseOptions, type ServerName } from './options.js';
 import { newestProfile, summarizeProfile } from './profile.js';
 import { type BenchReport, mergeDocument, renderMarkdown, type ServerResult } from './report.js';
 import { type Log, runIdle, runLogin, runMessages, runPresence, targetOf } from './scenarios.js';
-import { type BenchUsers, type Launcher, makeCertificate, makeUsers } from './servers/common.js';
+import { type BenchUsers, type Launcher, makeCertificate, makeUsers, type ServerHandle } from './servers/common.js';
 import { ejabberdLauncher } from './servers/ejabberd.js';
 import { prosodyLauncher } from './servers/prosody.js';
 import { relayLauncher } from './servers/relay.js';
@@ -41,7 +41,7 @@ function launchers(o: BenchOptions, dir: string, tls: { cert: string; key: strin
     ejabberd: () => ejabberdLauncher({ dir, both: tls.both }),
     relay: () => relayLauncher({ repo, dir, cert: tls.cert, key: tls.key }),
   };
-  return o.servers.map((n) => make[n]());
+  return o.servers.map((n) => tracked(make[n]()));
 }
 
 async function attempt<T>(result: ServerResult, scenario: string, fn: () => Promise<T>): Promise<T | undefined> {
@@ -65,20 +65,54 @@ async function benchServer(l: Launcher, users: BenchUsers, o: BenchOptions): Pro
   // The relay holds bare TLS connections: the memory floor of a Node TLS socket, as its message figures are the
   // floor of forwarding.
   if (o.only.has('idle')) result.idle = await attempt(result, 'idle', () => runIdle(l, users, o.scale, log));
-  const needsServer = o.only.has('messages') || (xmpp && (o.only.has('login') || o.only.has('presence')));
-  if (!needsServer) return result;
-  const server = await l.start();
-  try {
-    if (xmpp && o.only.has('login'))
-      result.login = await attempt(result, 'login', () => runLogin(server, users, o.scale, log));
-    if (o.only.has('messages'))
-      result.messages = await attempt(result, 'messages', () => runMessages(server, users, o.scale, log));
-    if (xmpp && o.only.has('presence'))
-      result.presence = await attempt(result, 'presence', () => runPresence(server, users, o.scale, log));
-  } finally {
-    await server.stop();
-  }
+  // A fresh server for each scenario: what one leaves behind (a logout backlog in storage, a grown heap) is not
+  // charged to the next.
+  const fresh = async <T>(fn: (server: ServerHandle) => Promise<T>): Promise<T> => {
+    const server = await l.start();
+    try {
+      return await fn(server);
+    } finally {
+      await server.stop();
+    }
+  };
+  if (xmpp && o.only.has('login'))
+    result.login = await attempt(result, 'login', () => fresh((s) => runLogin(s, users, o.scale, log)));
+  if (o.only.has('messages'))
+    result.messages = await attempt(result, 'messages', () => fresh((s) => runMessages(s, users, o.scale, log)));
+  if (xmpp && o.only.has('presence'))
+    result.presence = await attempt(result, 'presence', () => fresh((s) => runPresence(s, users, o.scale, log)));
   return result;
+}
+
+/** Servers started and not yet stopped, so that an interrupted bench does not leave them running. */
+const running = new Set<ServerHandle>();
+
+function tracked(l: Launcher): Launcher {
+  return {
+    name: l.name,
+    version: () => l.version(),
+    prepare: (users) => l.prepare(users),
+    start: async (opts) => {
+      const server = await l.start(opts);
+      running.add(server);
+      return {
+        ...server,
+        stop: async () => {
+          running.delete(server);
+          await server.stop();
+        },
+      };
+    },
+  };
+}
+
+function stopOnSignal(): void {
+  const stop = (signal: NodeJS.Signals): void => {
+    log(`${signal}: stopping ${running.size} server(s)`);
+    void Promise.all([...running].map((s) => s.stop())).finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
 }
 
 /** One more message run against Switchboard started with --cpu-prof; the profile is written when it exits. */
@@ -122,6 +156,7 @@ async function profileSwitchboard(l: Launcher, users: BenchUsers, o: BenchOption
 async function main(): Promise<void> {
   const o = parseOptions(process.argv.slice(2));
   const priority = raiseSessionPriority(o.priority);
+  stopOnSignal();
   const started = Date.now();
   const dir = mkdtempSync(join(tmpdir(), 'switchboard-bench-'));
   log(`working directory ${dir}`);
@@ -176,10 +211,10 @@ async function main(): Promise<void> {
   }
 }
 
-const code = runInOwnSession();
+const code = await runInOwnSession();
 if (code !== null) process.exitCode = code;
 else
-  main().catch((err: unknown) => {
+  await main().catch((err: unknown) => {
     console.error(err instanceof Error ? err.message : err);
     process.exitCode = 1;
   });

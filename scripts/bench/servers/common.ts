@@ -25,6 +25,8 @@ export interface ServerHandle {
   rss(): number;
   /** CPU time the server process has used so far, in milliseconds. */
   cpuMs(): number;
+  /** Bytes the server has written so far (files and sockets). */
+  writtenBytes(): number;
   /** Where the memory goes, in bytes, when the server can tell (Switchboard: its own /metrics). */
   memoryDetail?(): Promise<Record<string, number>>;
   stop(): Promise<void>;
@@ -100,6 +102,12 @@ export function cpuMsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/** Bytes the process has passed to write calls so far (files and sockets, all threads), from /proc/PID/io. */
+export function writtenBytesOf(pid: number): number {
+  const m = /^wchar: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
 /** USER_HZ; 100 on every Linux the benchmark supports. */

@@ -20,6 +20,7 @@ import {
   spawnPinned,
   stopChild,
   waitForPort,
+  writtenBytesOf,
 } from './common.js';
 
 const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
@@ -159,6 +160,7 @@ modules:
         mode: 'xmpp',
         rss: () => rssOf(pid),
         cpuMs: () => cpuMsOf(pid),
+        writtenBytes: () => writtenBytesOf(pid),
         stop: () => stopChild(child, 30_000),
       };
       try {

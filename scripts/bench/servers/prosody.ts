@@ -18,6 +18,7 @@ import {
   spawnPinned,
   stopChild,
   waitForPort,
+  writtenBytesOf,
 } from './common.js';
 
 /** Prosody's datamanager encodes every non-alphanumeric byte of a host or user name as %xx. */
@@ -107,6 +108,7 @@ VirtualHost ${luaString(BENCH_DOMAIN)}
         mode: 'xmpp',
         rss: () => rssOf(pid),
         cpuMs: () => cpuMsOf(pid),
+        writtenBytes: () => writtenBytesOf(pid),
         stop: () => stopChild(child),
       };
     },

@@ -11,6 +11,7 @@ import {
   spawnPinned,
   stopChild,
   waitForPort,
+  writtenBytesOf,
 } from './common.js';
 
 export function relayLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
@@ -48,6 +49,7 @@ export function relayLauncher(opts: { repo: string; dir: string; cert: string; k
         mode: 'relay',
         rss: () => rssOf(pid),
         cpuMs: () => cpuMsOf(pid),
+        writtenBytes: () => writtenBytesOf(pid),
         stop: () => stopChild(child),
       };
     },

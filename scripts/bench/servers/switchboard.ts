@@ -22,6 +22,7 @@ import {
   spawnPinned,
   stopChild,
   waitForPort,
+  writtenBytesOf,
 } from './common.js';
 
 /** Beyond the core modules (iq, message, presence, roster, disco, legacy_session) that always load. */
@@ -168,6 +169,7 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
         mode: 'xmpp',
         rss: () => rssOf(pid),
         cpuMs: () => cpuMsOf(pid),
+        writtenBytes: () => writtenBytesOf(pid),
         memoryDetail: () => nodeMemory(metricsPort),
         stop: () => stopChild(child),
       };
