@@ -42,6 +42,8 @@ export class Server {
   readonly listeners: BoundListener[] = [];
   private readonly hosts = new Map<string, LocalHost>();
   private readonly c2s = new Set<C2SSession>();
+  /** 'resource-unbind' handlers still running (they may write to storage): `stop` lets them finish first. */
+  private readonly unbinding = new Set<Promise<void>>();
   private readonly iqTracker = new IqTracker();
   private readonly modules: ModuleManager;
   private tls: Awaited<ReturnType<typeof createSecureContexts>> | null = null;
@@ -245,7 +247,13 @@ export class Server {
     session.available = false;
     const host = this.hosts.get(session.host);
     const ev = error === undefined ? { session } : { session, error };
-    void host?.fire('resource-unbind', ev).catch((err: unknown) => this.log.error({ err }, 'resource-unbind failed'));
+    if (!host) return;
+    const done = host.fire('resource-unbind', ev).then(
+      () => undefined,
+      (err: unknown) => this.log.error({ err }, 'resource-unbind failed'),
+    );
+    this.unbinding.add(done);
+    void done.then(() => this.unbinding.delete(done));
   }
 
   /**
@@ -269,6 +277,13 @@ export class Server {
     this.iqTracker.cancelAll();
     await new Promise((r) => setTimeout(r, 50));
     for (const l of this.listeners.splice(0)) await l.close();
+    // The sessions end as their sockets close, a few ticks later; what their end sets off (last presence, last
+    // activity …) still writes to storage, so it finishes before modules and storage go (each handler is bounded
+    // by its hook deadline). Hibernating sessions (XEP-0198) have no socket: the stream management module ends them.
+    for (let i = 0; i < 300 && [...this.c2s].some((s) => !s.hibernating); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    while (this.unbinding.size > 0) await Promise.all(this.unbinding);
     await this.modules.unloadAll();
     await this.storage.close();
   }

@@ -92,5 +92,14 @@ export default defineModule({
     ctx.hook('user-deleted', ({ host, username }) => {
       if (host === ctx.host) lists.forget(username);
     });
+
+    // Every stanza to or from the user is checked against the list, so load it with the session rather than on
+    // the first message: under load, the lazy load of a thousand users' lists at once queued on storage past the
+    // hook timeout and their first messages were lost (docs/benchmarks.md). Not awaited: binding does not wait.
+    ctx.hook('resource-bind', ({ session }) => {
+      lists
+        .get(session.username)
+        .catch((err: unknown) => ctx.log.warn({ err, user: session.username }, 'blocklist preload failed'));
+    });
   },
 });
