@@ -5,8 +5,8 @@ import assert from 'node:assert/strict';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { Element } from '../../server/xml/element.js';
-import { XmlFramer } from '../../server/xml/framer.js';
 import { NS } from '../../server/xml/ns.js';
+import { ObservedStream, type StreamErrorSeen } from './observed-stream.js';
 
 export const STREAM_HEADER_ATTRS = `xmlns='${NS.CLIENT}' xmlns:stream='${NS.STREAM}' version='1.0'`;
 
@@ -26,32 +26,14 @@ export interface RawStreamOptions {
   tls?: boolean;
 }
 
-export interface StreamErrorSeen {
-  condition: string;
-  text: string | undefined;
-}
+export type { StreamErrorSeen };
 
-export class RawStream {
-  /** Every decoded byte received on the current transport (reset by STARTTLS). */
-  text = '';
-  /** Stream headers received from the server, in order. */
-  readonly headers: Record<string, string>[] = [];
-  /** Top-level elements received, in order, across restarts and transports. */
-  readonly elements: Element[] = [];
-  /** The server sent '</stream:stream>'. */
-  streamClosed = false;
-  /** The transport closed (TCP FIN or reset). */
-  socketClosed = false;
-  /** Set when the server's own output could not be parsed. */
-  parseError: string | null = null;
+export class RawStream extends ObservedStream {
   jid: string | null = null;
-  private framer: XmlFramer;
-  private readonly waiters = new Set<() => void>();
   private nextId = 0;
 
-  private constructor(public socket: Socket) {
-    this.framer = this.makeFramer();
-    this.listen(socket);
+  private constructor(socket: Socket) {
+    super(socket, 1 << 24);
   }
 
   static async connect(opts: RawStreamOptions): Promise<RawStream> {
@@ -83,79 +65,8 @@ export class RawStream {
     return s;
   }
 
-  private makeFramer(): XmlFramer {
-    return new XmlFramer(
-      { maxStanzaBytes: 1 << 24, maxDepth: 64, maxAttributes: 64 },
-      {
-        streamOpen: (_name, attrs) => this.headers.push(attrs),
-        stanza: (el) => this.elements.push(el),
-        streamClose: () => {
-          this.streamClosed = true;
-        },
-        error: (condition, text) => {
-          this.parseError = `${condition}: ${text}`;
-        },
-      },
-    );
-  }
-
-  private listen(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => {
-      this.text += chunk.toString('utf8');
-      this.framer.write(chunk);
-      this.wake();
-    });
-    socket.on('close', () => {
-      this.socketClosed = true;
-      this.wake();
-    });
-    // A reset by the server is an expected outcome in these tests; 'close' records it.
-    socket.on('error', () => this.wake());
-  }
-
-  private wake(): void {
-    for (const w of [...this.waiters]) w();
-  }
-
-  send(data: string | Buffer): void {
-    if (!this.socket.destroyed) this.socket.write(data);
-  }
-
   id(prefix = 'r'): string {
     return `${prefix}${this.nextId++}`;
-  }
-
-  /** Resolves with the first truthy result of `check`, re-evaluated whenever bytes or a close arrive. */
-  waitFor<T>(check: () => T | undefined | null | false, what: string, timeoutMs = 5000): Promise<T> {
-    const first = check();
-    if (first) return Promise.resolve(first);
-    return new Promise<T>((resolve, reject) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(waiter);
-      };
-      const waiter = () => {
-        const r = check();
-        if (r) {
-          done();
-          resolve(r);
-        }
-      };
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; received: ${this.text.slice(-600)}`));
-      }, timeoutMs);
-      this.waiters.add(waiter);
-    });
-  }
-
-  /** The first element received at index >= from that matches. */
-  find(pred: (el: Element) => boolean, from = 0): Element | undefined {
-    for (let i = from; i < this.elements.length; i++) {
-      const el = this.elements[i]!;
-      if (pred(el)) return el;
-    }
-    return undefined;
   }
 
   waitElement(pred: (el: Element) => boolean, what: string, timeoutMs = 5000, from = 0): Promise<Element> {
@@ -164,18 +75,6 @@ export class RawStream {
 
   waitId(id: string, timeoutMs = 5000): Promise<Element> {
     return this.waitElement((el) => el.attrs.id === id, `a reply with id '${id}'`, timeoutMs);
-  }
-
-  waitClosed(timeoutMs = 5000): Promise<true> {
-    return this.waitFor(() => this.socketClosed, 'the TCP close', timeoutMs);
-  }
-
-  /** The stream error received, if any (RFC 6120 §4.9.2 syntax). */
-  streamError(): StreamErrorSeen | undefined {
-    const el = this.find((e) => e.name === 'stream:error');
-    if (!el) return undefined;
-    const cond = el.getChildElements().find((c) => c.attrs.xmlns === NS.STREAMS_ERR && c.name !== 'text');
-    return { condition: cond?.name ?? '(none)', text: el.getChildText('text', NS.STREAMS_ERR) ?? undefined };
   }
 
   /** Sends a (possibly bad) stream header; the server answers a restart with a new one (RFC 6120 §4.3.3). */
@@ -200,21 +99,8 @@ export class RawStream {
   }
 
   /** Wraps the current socket in TLS; whatever the server sends afterwards is read through TLS. */
-  async upgrade(): Promise<void> {
-    const raw = this.socket;
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('close');
-    const secure = tlsConnect({ socket: raw, servername: 'localhost', rejectUnauthorized: false });
-    await new Promise<void>((resolve, reject) => {
-      secure.once('secureConnect', () => resolve());
-      secure.once('error', reject);
-    });
-    raw.removeAllListeners('error');
-    raw.on('error', () => this.wake());
-    this.socket = secure;
-    this.text = '';
-    this.framer = this.makeFramer();
-    this.listen(secure);
+  upgrade(): Promise<void> {
+    return this.upgradeSocket({ servername: 'localhost' });
   }
 
   /** RFC 6120 §6.4.2 with PLAIN (RFC 4616); resolves with <success/> or <failure/>. */
@@ -269,10 +155,6 @@ export class RawStream {
     if (this.socket.destroyed) return;
     if (!this.socketClosed) this.socket.end('</stream:stream>');
     setTimeout(() => this.socket.destroy(), 200).unref();
-  }
-
-  destroy(): void {
-    this.socket.destroy();
   }
 }
 

@@ -10,21 +10,12 @@
 
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PeerOptions, peerDebug, tail, type XmppPeer } from './peer.js';
-import {
-  allocateLoopback,
-  freePort,
-  mapHosts,
-  poll,
-  releaseLoopback,
-  type SpawnedProcess,
-  spawnLogged,
-  waitForTcp,
-  waitForTcpClosed,
-} from './system.js';
+import { ProcessPeer } from './process-peer.js';
+import { allocateLoopback, freePort, mapHosts, poll, spawnLogged, waitForTcp } from './system.js';
 
 const ERL = '/usr/bin/erl';
 const EJABBERDCTL = '/usr/sbin/ejabberdctl';
@@ -63,9 +54,8 @@ export function ejabberdVersion(): string | undefined {
 
 let instances = 0;
 
-export class EjabberdPeer implements XmppPeer {
+export class EjabberdPeer extends ProcessPeer implements XmppPeer {
   readonly kind = 'ejabberd';
-  readonly s2sPort = 5269;
   readonly dir: string;
   readonly logFile: string;
   readonly configFile: string;
@@ -75,16 +65,16 @@ export class EjabberdPeer implements XmppPeer {
   private readonly cookie = randomBytes(12).toString('hex');
   private readonly spool: string;
   private readonly libs: string;
-  private proc: SpawnedProcess | undefined;
-  private releaseHosts: (() => void) | undefined;
 
   private constructor(
-    readonly opts: PeerOptions,
+    opts: PeerOptions,
     readonly address: string,
     readonly c2sPort: number,
     /** Erlang distribution port (127.0.0.1 only). */
     readonly distPort: number,
   ) {
+    // SIGTERM makes the Erlang runtime call init:stop(): ejabberd closes its streams and Mnesia cleanly.
+    super(opts, 15_000);
     this.dir = mkdtempSync(join(tmpdir(), `sb-ejabberd-${opts.domain}-`));
     this.logFile = join(this.dir, 'logs', 'ejabberd.log');
     this.configFile = join(this.dir, 'ejabberd.yml');
@@ -95,14 +85,6 @@ export class EjabberdPeer implements XmppPeer {
     mkdirSync(this.spool);
     mkdirSync(join(this.dir, 'logs'));
     this.writeConfig();
-  }
-
-  get domain(): string {
-    return this.opts.domain;
-  }
-
-  get pid(): number | undefined {
-    return this.proc?.running() ? this.proc.pid : undefined;
   }
 
   /** Creates the instance directory and config, starts ejabberd, waits until started, registers the users. */
@@ -119,10 +101,6 @@ export class EjabberdPeer implements XmppPeer {
       throw err;
     }
     return peer;
-  }
-
-  running(): boolean {
-    return this.proc?.running() ?? false;
   }
 
   private writeConfig(): void {
@@ -292,45 +270,8 @@ ${secure ? '  # SASL EXTERNAL only: without mod_s2s_dialback an invalid certific
     });
   }
 
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    this.proc = undefined;
-    // SIGTERM makes the Erlang runtime call init:stop(): ejabberd closes its streams and Mnesia cleanly.
-    await proc.stop(15_000);
-    await waitForTcpClosed(this.address, this.s2sPort, 5_000);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  pause(): void {
-    if (this.proc?.running()) process.kill(this.proc.pid, 'SIGSTOP');
-  }
-
-  resume(): void {
-    if (this.proc?.running()) process.kill(this.proc.pid, 'SIGCONT');
-  }
-
   async register(user: string, password: string): Promise<void> {
     const r = await this.ctl(['register', user, this.domain, password]);
     if (r.code !== 0) throw new Error(`ejabberdctl register ${user}@${this.domain} failed (${r.code}): ${r.output}`);
-  }
-
-  async cleanup(): Promise<void> {
-    try {
-      await this.stop();
-    } finally {
-      this.releaseHosts?.();
-      this.releaseHosts = undefined;
-      releaseLoopback(this.address);
-      if (process.env.SB_PEER_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
-    }
-  }
-
-  log(): string {
-    return tail(this.logFile);
   }
 }

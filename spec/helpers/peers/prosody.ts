@@ -2,19 +2,12 @@
 // s2s on 5269 and c2s on a free port, file storage in its own data dir, users registered with prosodyctl, run in
 // the foreground (`prosody --config FILE -F`) and stopped by PID.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PeerOptions, peerDebug, tail, type XmppPeer } from './peer.js';
-import {
-  allocateLoopback,
-  freePort,
-  releaseLoopback,
-  type SpawnedProcess,
-  spawnLogged,
-  waitForTcp,
-  waitForTcpClosed,
-} from './system.js';
+import { ProcessPeer } from './process-peer.js';
+import { allocateLoopback, freePort, spawnLogged, waitForTcp } from './system.js';
 
 const PROSODY = '/usr/bin/prosody';
 const PROSODYCTL = '/usr/bin/prosodyctl';
@@ -42,20 +35,19 @@ export function isProsodyInstalled(): boolean {
 /** A Lua string literal. */
 const lua = (s: string) => JSON.stringify(s);
 
-export class ProsodyPeer implements XmppPeer {
+export class ProsodyPeer extends ProcessPeer implements XmppPeer {
   readonly kind = 'prosody';
-  readonly s2sPort = 5269;
   readonly dir: string;
   readonly logFile: string;
   readonly configFile: string;
   readonly clientTrustPem: string;
-  private proc: SpawnedProcess | undefined;
 
   private constructor(
-    readonly opts: PeerOptions,
+    opts: PeerOptions,
     readonly address: string,
     readonly c2sPort: number,
   ) {
+    super(opts, 10_000);
     this.dir = mkdtempSync(join(tmpdir(), `sb-prosody-${opts.domain}-`));
     this.logFile = join(this.dir, 'prosody.log');
     this.configFile = join(this.dir, 'prosody.cfg.lua');
@@ -64,14 +56,6 @@ export class ProsodyPeer implements XmppPeer {
     // An empty certificate directory: Prosody logs an error when its default `certs` dir next to the config is missing.
     mkdirSync(join(this.dir, 'certs'));
     this.writeConfig();
-  }
-
-  get domain(): string {
-    return this.opts.domain;
-  }
-
-  get pid(): number | undefined {
-    return this.proc?.running() ? this.proc.pid : undefined;
   }
 
   /** Creates the instance directory and config, registers the users, starts Prosody and waits until it listens. */
@@ -87,10 +71,6 @@ export class ProsodyPeer implements XmppPeer {
       throw err;
     }
     return peer;
-  }
-
-  running(): boolean {
-    return this.proc?.running() ?? false;
   }
 
   private writeConfig(): void {
@@ -171,27 +151,6 @@ VirtualHost ${lua(o.domain)}
     }
   }
 
-  async stop(): Promise<void> {
-    const proc = this.proc;
-    if (!proc) return;
-    this.proc = undefined;
-    await proc.stop(10_000);
-    await waitForTcpClosed(this.address, this.s2sPort, 5_000);
-  }
-
-  async restart(): Promise<void> {
-    await this.stop();
-    await this.start();
-  }
-
-  pause(): void {
-    if (this.proc?.running()) process.kill(this.proc.pid, 'SIGSTOP');
-  }
-
-  resume(): void {
-    if (this.proc?.running()) process.kill(this.proc.pid, 'SIGCONT');
-  }
-
   async register(user: string, password: string): Promise<void> {
     const r = spawnSync(PROSODYCTL, ['--config', this.configFile, 'register', user, this.domain, password], {
       encoding: 'utf8',
@@ -201,18 +160,5 @@ VirtualHost ${lua(o.domain)}
     if (r.status !== 0) {
       throw new Error(`prosodyctl register ${user}@${this.domain} failed (${r.status}): ${r.stdout}${r.stderr}`);
     }
-  }
-
-  async cleanup(): Promise<void> {
-    try {
-      await this.stop();
-    } finally {
-      releaseLoopback(this.address);
-      if (process.env.SB_PEER_KEEP !== '1') rmSync(this.dir, { recursive: true, force: true });
-    }
-  }
-
-  log(): string {
-    return tail(this.logFile);
   }
 }
