@@ -91,6 +91,13 @@ export interface LegacyMessage {
   readonly subject?: string;
   /** For `groupchat` upstream: the occupant's nick, sent as the resource of the room JID. */
   readonly nick?: string;
+  /**
+   * Optional, both ways: the local user's resource. On sendMessage() it is the resource that sent the message (the
+   * full JID's resourcepart, e.g. a SIP GRUU `;gr=` in the From, RFC 7247 §6); on UpstreamSink.message() it addresses
+   * that resource: the framework delivers to the full JID, and the server's RFC 6121 §8.5.3.2.1 rules apply when the
+   * resource is gone (chat and normal as if sent to the bare JID). Ignored for `groupchat`.
+   */
+  readonly resource?: string;
   /** RFC 6121 §5.2.5 `<thread/>`, both ways (e.g. a SIP Call-ID, RFC 7572 §5). */
   readonly thread?: string;
   /** RFC 6120 §8.1.5 `xml:lang` of the message, both ways (e.g. a SIP Content-Language, RFC 7572 §5). */
@@ -173,8 +180,19 @@ export interface LegacySession {
    * as an error reply to that message (a LegacyError's condition, else `recipient-unavailable`).
    */
   sendMessage(to: LegacyId, m: LegacyMessage): Promise<void>;
-  /** The user's aggregate presence changed (XEP-0100 §4.4: the gateway mirrors it on the legacy network). */
+  /**
+   * The user's aggregate presence changed (XEP-0100 §4.4: the gateway mirrors it on the legacy network): the
+   * presence of the resource that sent the gateway presence most recently among those still available.
+   */
   setPresence(p: LegacyPresence): Promise<void>;
+  /**
+   * Optional, for networks that show each XMPP resource (e.g. one PIDF tuple per resource, RFC 8048 §4): the
+   * presence one resource sent the gateway, or null when that resource went unavailable while others stay (after
+   * the last one the framework calls logout() instead). After login every available resource is reported once.
+   * The framework calls it synchronously right before setPresence() for the same change, so a driver should only
+   * record the value here and act (notify, publish) in setPresence(), which always follows.
+   */
+  setResourcePresence?(resource: string, p: LegacyPresence | null): Promise<void>;
   /** XEP-0100 §4.6: the user added a legacy contact (subscribe). Without it the framework approves locally. */
   subscribe?(id: LegacyId): Promise<void>;
   /** XEP-0100 §4.7: the user removed a legacy contact (unsubscribe). */

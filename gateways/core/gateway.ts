@@ -236,8 +236,10 @@ export class Gateway {
         : target;
     if (id === null) throw StanzaError.itemNotFound(`${to.toString()} names no legacy address`);
     await this.requireRegistration(from);
-    const m = readMessage(el);
-    if (!m) return; // no body: chat states, receipts — nothing the legacy network carries
+    const read = readMessage(el);
+    if (!read) return; // no body: chat states, receipts — nothing the legacy network carries
+    // The sending resource, for networks that address it (a SIP GRUU `;gr=` in the From, RFC 7247 §6).
+    const m = from.resource !== null && read.type !== 'groupchat' ? { ...read, resource: from.resource } : read;
     const link = this.link(from);
     if (!link?.active) {
       throw StanzaError.recipientUnavailable(`send presence to ${this.domain} to log in`);

@@ -4,7 +4,7 @@
 import type { Logger } from 'pino';
 import { withTimeout } from '../../server/core/hooks.js';
 import { KeyedSerial } from '../../server/core/keyed-serial.js';
-import type { Jid } from '../../server/jid/index.js';
+import { Jid } from '../../server/jid/index.js';
 import type { Element } from '../../server/xml/element.js';
 import type { AddressMapper } from './address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
@@ -37,7 +37,10 @@ export interface LinkDeps {
 type Phase = 'idle' | 'connecting' | 'online' | 'waiting' | 'failed';
 
 export class UserLink {
-  /** Full JIDs of the user's resources that sent the gateway available presence, with that presence. */
+  /**
+   * Full JIDs of the user's resources that sent the gateway available presence, with that presence, in the order of
+   * their last update (the last one is the aggregate handed to setPresence()).
+   */
   private readonly resources = new Map<string, LegacyPresence>();
   /** Last presence of each legacy contact reported available, to answer probes and to send unavailable at logout. */
   private readonly contacts = new Map<LegacyId, LegacyPresence>();
@@ -51,7 +54,8 @@ export class UserLink {
   private generation = 0;
   private shown: { state: LegacyState | 'idle'; detail?: string } = { state: 'idle' };
   private waiters: { resolve: (s: LegacySession) => void; reject: (e: Error) => void }[] = [];
-  private latest: LegacyPresence | null = null;
+  /** The aggregate last given to setPresence(), to skip repeating it. */
+  private mirrored: LegacyPresence | null = null;
   /** XEP-0045 rooms the user's resources joined, for drivers with rooms (rooms.ts). */
   readonly rooms: Rooms;
 
@@ -81,20 +85,45 @@ export class UserLink {
   /** XEP-0100 §4.4: available presence from a resource; the first one logs in, later ones update the presence. */
   available(full: string, p: LegacyPresence): void {
     const first = this.resources.size === 0;
+    this.resources.delete(full);
     this.resources.set(full, p);
-    this.latest = p;
     if (this.phase === 'idle' || (first && this.phase === 'failed')) {
       this.backoff.reset();
       this.start();
     } else if (this.phase === 'online' && this.session) {
-      this.session.setPresence(p).catch((err: unknown) => this.deps.log.warn({ err }, 'setPresence failed'));
+      this.mirror(this.session, full, p, true);
     }
   }
 
   /** XEP-0100 §4.5: unavailable from a resource; after the last one the legacy session is logged out. */
   async unavailable(full: string): Promise<void> {
-    if (!this.resources.delete(full) || this.resources.size > 0) return;
-    await this.logout('the user went offline');
+    if (!this.resources.delete(full)) return;
+    if (this.resources.size === 0) return this.logout('the user went offline');
+    // Other resources stay: drivers that show resources drop this one, and the aggregate may change.
+    if (this.phase === 'online' && this.session) this.mirror(this.session, full, null, false);
+  }
+
+  /** The aggregate presence: that of the most recently updated available resource (null: none). */
+  private aggregate(): LegacyPresence | null {
+    let last: LegacyPresence | null = null;
+    for (const p of this.resources.values()) last = p;
+    return last;
+  }
+
+  /**
+   * Hands one resource's change to the session: setResourcePresence() (optional) and then, synchronously after it,
+   * setPresence() with the aggregate — always after an available presence, otherwise when the aggregate changed or
+   * the driver shows resources (it acts in setPresence(), see driver.ts).
+   */
+  private mirror(session: LegacySession, full: string, p: LegacyPresence | null, always: boolean): void {
+    const warn = (what: string) => (err: unknown) => this.deps.log.warn({ err }, `${what} failed`);
+    const resource = Jid.tryParse(full)?.resource ?? null;
+    const perResource = session.setResourcePresence !== undefined && resource !== null;
+    if (perResource) session.setResourcePresence?.(resource, p).catch(warn('setResourcePresence'));
+    const agg = this.aggregate();
+    if (!agg || !(always || perResource || !samePresence(agg, this.mirrored))) return;
+    this.mirrored = agg;
+    session.setPresence(agg).catch(warn('setPresence'));
   }
 
   /** Credentials changed (XEP-0100 §4.2): log in again with them if the user is online. */
@@ -203,8 +232,20 @@ export class UserLink {
     this.backoff.connected();
     this.show('online');
     for (const w of this.waiters.splice(0)) w.resolve(session);
-    if (this.latest) {
-      await session.setPresence(this.latest).catch((err: unknown) => this.deps.log.warn({ err }, 'setPresence failed'));
+    // Every available resource once (drivers that show resources), then the aggregate.
+    if (session.setResourcePresence) {
+      for (const [full, p] of [...this.resources]) {
+        const resource = Jid.tryParse(full)?.resource;
+        if (!resource) continue;
+        await session
+          .setResourcePresence(resource, p)
+          .catch((err: unknown) => this.deps.log.warn({ err }, 'setResourcePresence failed'));
+      }
+    }
+    const agg = this.aggregate();
+    this.mirrored = agg;
+    if (agg) {
+      await session.setPresence(agg).catch((err: unknown) => this.deps.log.warn({ err }, 'setPresence failed'));
     }
   }
 
@@ -290,7 +331,7 @@ export class UserLink {
           return;
         }
         const jid = current('message', from) ? jidOf(from) : null;
-        if (jid) this.deps.send(contactMessage(jid, to, m));
+        if (jid) this.deps.send(contactMessage(jid, this.addressee(m.resource), m));
       },
       occupant: (room, o) => {
         if (current('occupant', room)) this.rooms.occupant(room, o);
@@ -316,6 +357,17 @@ export class UserLink {
     };
   }
 
+  /**
+   * Where an upstream message goes: the user's full JID when the driver names a resource (e.g. a SIP `;gr=`,
+   * RFC 7247 §6) — the router then applies RFC 6121 §8.5.3 — else the bare JID (XEP-0100 §5.3).
+   */
+  private addressee(resource: string | undefined): string {
+    if (resource === undefined || resource === '') return this.user.toString();
+    const full = Jid.tryParse(`${this.user.bareString}/${resource}`);
+    if (!full) this.deps.log.debug({ resource }, 'invalid resource from the driver; message sent to the bare JID');
+    return full?.toString() ?? this.user.toString();
+  }
+
   private onState(gen: number, s: LegacyState, detail?: string): void {
     // While login() is pending, its outcome decides; the driver's progress is only shown.
     if (this.phase === 'connecting' || !this.session) {
@@ -325,4 +377,8 @@ export class UserLink {
     if (s === 'offline' || s === 'failed') this.lost(gen, detail ?? 'connection lost', s === 'failed');
     else this.show(s, detail);
   }
+}
+
+function samePresence(a: LegacyPresence, b: LegacyPresence | null): boolean {
+  return b !== null && a.available === b.available && a.show === b.show && a.status === b.status;
 }

@@ -4,7 +4,7 @@
 // through the gateway and keeps the others pending (RFC 6665 §4.2.1.2) while the user is asked (a `subscribe` from
 // the watcher's contact JID, RFC 8048 §5); subscribing back to the watcher approves it.
 import type { Logger } from 'pino';
-import type { LegacyId, LegacyPresence } from '../core/driver.js';
+import type { LegacyId } from '../core/driver.js';
 import {
   acceptRemoteSeq,
   type Dialog,
@@ -17,7 +17,7 @@ import {
   type SubscriptionState,
 } from './dialog.js';
 import { newTag, type SendOptions, type SipEndpoint } from './endpoint.js';
-import { buildPidf, PIDF_TYPE } from './pidf.js';
+import { buildPidf, PIDF_TYPE, type PidfTuple } from './pidf.js';
 import { parseDelta } from './syntax.js';
 import type { ServerTransaction } from './transaction.js';
 
@@ -33,8 +33,11 @@ export interface NotifierDeps {
   contact(user: string): string;
   /** Whether `watcher` may see `user`'s presence now. */
   authorized(user: string, watcher: LegacyId): boolean;
-  /** The user's current presence (unavailable when not logged in). */
-  presence(user: string): LegacyPresence;
+  /**
+   * The user's current presence as PIDF tuples: one per available XMPP resource (RFC 8048 §4); empty when the user
+   * is offline or not logged in (the document then has one closed tuple).
+   */
+  tuples(user: string): readonly PidfTuple[];
   /** Asks the user to authorize a pending watcher. */
   ask(user: string, watcher: LegacyId): void;
 }
@@ -200,7 +203,7 @@ export class Notifier {
   private send(w: Watch, state: SubscriptionState): void {
     const withBody =
       state.state === 'active' || (state.state === 'terminated' && w.state === 'active' && state.reason !== 'rejected');
-    const body = withBody ? buildPidf(w.entity, [{ presence: this.deps.presence(w.user) }]) : undefined;
+    const body = withBody ? buildPidf(w.entity, this.deps.tuples(w.user)) : undefined;
     const spec = inDialog(w.dialog, 'NOTIFY', {
       headers: [
         ['Event', 'presence'],

@@ -4,7 +4,10 @@
 // - `<show/>` has no standard PIDF form: RFC 8048 §4 recommends carrying the `jabber:client` `<show/>` element in the
 //   PIDF; SIP peers read RPID activities instead, so both are written (away/xa → away, dnd → busy) and, when reading,
 //   the jabber:client element wins over activities (busy, on-the-phone, meeting → dnd; vacation, sleeping → xa).
-// - one tuple per XMPP resource; tuple ids are xs:ID (RFC 3863 §4.1.4), which cannot start with a digit.
+// - one tuple per available XMPP resource (RFC 8048 §4), most available first, each with the resource's GRUU as
+//   `<contact>` (RFC 3863 §4.1.5; `sip:user@domain;gr=resource`, RFC 7247 §6); a resource that went unavailable
+//   while others stay is left out (each NOTIFY carries the whole document, RFC 3856), none left → one closed tuple.
+//   Tuple ids are xs:ID (RFC 3863 §4.1.4), which cannot start with a digit.
 // Reading is by namespace, never by prefix (a peer may write `<rpid:away/>` or `<r:away/>` or a default namespace).
 import { createHash } from 'node:crypto';
 import { type Element, xml } from '../../server/xml/element.js';
@@ -53,6 +56,29 @@ export interface PidfTuple {
   /** The XMPP resource this tuple stands for; undefined for the user's aggregate presence. */
   readonly resource?: string;
   readonly presence: LegacyPresence;
+  /** RFC 3863 §4.1.5: a URI that reaches this resource (its GRUU, RFC 7247 §6). */
+  readonly contact?: string;
+}
+
+/** How available a show is, for ordering tuples (RFC 6121 §4.7.2.1): chat, plain available, away, xa, dnd. */
+const RANK: Readonly<Record<PresenceShow | 'none', number>> = { chat: 0, none: 1, away: 2, xa: 3, dnd: 4 };
+
+/**
+ * The tuples for a user's resources (resource → its latest available presence): one per available resource, most
+ * available first (ties keep the given order), each with its GRUU as contact when `contactOf` is given.
+ */
+export function resourceTuples(
+  resources: Iterable<readonly [string, LegacyPresence]>,
+  contactOf?: (resource: string) => string | null,
+): PidfTuple[] {
+  const list: PidfTuple[] = [];
+  for (const [resource, presence] of resources) {
+    if (!presence.available) continue;
+    const contact = contactOf?.(resource) ?? null;
+    list.push({ resource, presence, ...(contact ? { contact } : {}) });
+  }
+  const rank = (t: PidfTuple) => RANK[t.presence.show ?? 'none'];
+  return list.sort((a, b) => rank(a) - rank(b));
 }
 
 /** Builds a PIDF document for `entity` (a SIP URI, RFC 3863 §4.1.2) with one tuple per resource. */
@@ -67,6 +93,7 @@ export function buildPidf(entity: string, tuples: readonly PidfTuple[], lang?: s
       { id: xsId('t', t.resource ?? entity) },
       xml('status', null, xml('basic', null, p.available ? 'open' : 'closed')),
       p.available && p.show ? xml('show', { xmlns: NS_JABBER_CLIENT }, p.show) : null,
+      t.contact ? xml('contact', null, t.contact) : null,
       p.status ? xml('note', lang ? { 'xml:lang': lang } : null, p.status) : null,
       xml('timestamp', null, stamp),
     );

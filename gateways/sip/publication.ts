@@ -10,7 +10,7 @@ import { parseEvent } from './dialog.js';
 import { newCallId, newTag, type SendOptions, type SipEndpoint } from './endpoint.js';
 import { sipFailure } from './errors.js';
 import { mediaType } from './im.js';
-import { buildPidf, PIDF_TYPE, parsePidf } from './pidf.js';
+import { buildPidf, PIDF_TYPE, type PidfTuple, parsePidf } from './pidf.js';
 import { parseDelta, randomToken } from './syntax.js';
 import type { ServerTransaction } from './transaction.js';
 
@@ -137,14 +137,17 @@ export class Publisher {
   private readonly callId = newCallId('gw');
   private seq = 0;
   private chain: Promise<void> = Promise.resolve();
-  private last: LegacyPresence | null = null;
+  private last: readonly PidfTuple[] | null = null;
 
   constructor(private readonly deps: PublisherDeps) {}
 
-  /** Publishes (initial or modify, RFC 3903 §4.1, §4.4); serialised so entity-tags stay consistent. */
-  publish(p: LegacyPresence): Promise<void> {
-    this.last = p;
-    return this.enqueue(() => this.send(buildPidf(this.deps.aor, [{ presence: p }]), this.deps.expires));
+  /**
+   * Publishes the user's state, one tuple per available resource (initial or modify, RFC 3903 §4.1, §4.4; the
+   * document is the full state of this publication); serialised so entity-tags stay consistent.
+   */
+  publish(tuples: readonly PidfTuple[]): Promise<void> {
+    this.last = tuples;
+    return this.enqueue(() => this.send(buildPidf(this.deps.aor, tuples), this.deps.expires));
   }
 
   /** Removes the publication (RFC 3903 §4.5: Expires: 0 with SIP-If-Match). */
@@ -186,7 +189,7 @@ export class Publisher {
       // RFC 3903 §4.4: the server lost our state; publish the full state anew.
       this.etag = null;
       if (expires === 0) return;
-      const doc = body ?? (this.last ? buildPidf(this.deps.aor, [{ presence: this.last }]) : undefined);
+      const doc = body ?? (this.last ? buildPidf(this.deps.aor, this.last) : undefined);
       return this.send(doc, expires, true);
     }
     if (res.status === 423 && !retried) {

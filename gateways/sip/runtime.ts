@@ -11,7 +11,7 @@ import { xmppToSipStatus } from './errors.js';
 import { fromSipIm } from './im.js';
 import { Notifier } from './notifier.js';
 import type { SipOptions } from './options.js';
-import { PIDF_TYPE } from './pidf.js';
+import { PIDF_TYPE, type PidfTuple } from './pidf.js';
 import { PresenceAgent } from './publication.js';
 import type { Subscription } from './subscriber.js';
 import { parseNameAddr } from './syntax.js';
@@ -26,7 +26,8 @@ export interface UserEndpoint {
   readonly token?: string;
   /** Mode `register`: the registered address-of-record. */
   readonly aor?: string;
-  readonly presence: LegacyPresence;
+  /** The user's presence for SIP watchers: one PIDF tuple per available resource (RFC 8048 §4). */
+  tuples(): readonly PidfTuple[];
   watches(id: LegacyId): boolean;
   /** Whether the user approved this SIP watcher (`subscribed` to its contact JID). */
   approves(id: LegacyId): boolean;
@@ -78,7 +79,7 @@ export class SipRuntime {
               o.presence_authorization === 'open' || (u?.watches(watcher) ?? false) || (u?.approves(watcher) ?? false)
             );
           },
-          presence: (user) => this.users.get(user)?.presence ?? { available: false },
+          tuples: (user) => this.users.get(user)?.tuples() ?? [],
           ask: (user, watcher) => this.users.get(user)?.askSubscription(watcher),
         })
       : null;
@@ -186,7 +187,9 @@ export class SipRuntime {
   }
 
   /** The session a request is for: by Request-URI per RFC 7247 §6 (domain) or registered Contact (register). */
-  private target(tx: ServerTransaction): { session: UserEndpoint | undefined; jidKind: 'full' | 'bare' } | null {
+  private target(
+    tx: ServerTransaction,
+  ): { session: UserEndpoint | undefined; jidKind: 'full' | 'bare'; resource?: string } | null {
     const uri = parseSipUri(tx.request.uri);
     if (!uri) return null;
     if (this.options.mode === 'register') {
@@ -198,7 +201,9 @@ export class SipRuntime {
     }
     const jid = localUserFor(uri, this.domain, this.options.aliases, this.options.xmpp_domain);
     if (!jid || jid.local === null) return null;
-    return { session: this.users.get(jid.bareString), jidKind: jid.resource === null ? 'bare' : 'full' };
+    // RFC 7247 §6: `;gr=` names the resource: the message goes to that full JID.
+    const session = this.users.get(jid.bareString);
+    return jid.resource === null ? { session, jidKind: 'bare' } : { session, jidKind: 'full', resource: jid.resource };
   }
 
   /** RFC 3428 §7 / RFC 7572 §5: a MESSAGE for an XMPP user. */
@@ -228,7 +233,10 @@ export class SipRuntime {
       return;
     }
     tx.respond(200);
-    if (im.message) t.session.deliverMessage(from.id, im.message);
+    // A resource that is not online is the router's business: RFC 6121 §8.5.3.2.1 treats a message of type normal
+    // as if sent to the bare JID, as it would for an XMPP sender.
+    if (im.message)
+      t.session.deliverMessage(from.id, t.resource ? { ...im.message, resource: t.resource } : im.message);
   }
 
   /** RFC 6665 §4.1.3: a NOTIFY for one of the users' subscriptions, routed by Call-ID and our tag. */
@@ -265,6 +273,8 @@ export class SipRuntime {
       tx.respond(404);
       return;
     }
+    // RFC 6121 §3.1.1: presence subscriptions are to bare JIDs, so a `;gr=` in the Request-URI is ignored here and the
+    // watcher sees every resource (RFC 8048 §4).
     notifier.subscribe(tx, jid.bareString, from.id.toLowerCase(), aorOf(uri));
   }
 

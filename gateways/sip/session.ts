@@ -4,10 +4,13 @@
 // registration (RFC 3261 §10).
 import type { Logger } from 'pino';
 import { StanzaError } from '../../server/errors/index.js';
+import { Jid } from '../../server/jid/index.js';
 import type { LegacyId, LegacyMessage, LegacyPresence, LegacySession, UpstreamSink } from '../core/driver.js';
+import { jidToSipUri } from './address.js';
 import { newCallId, newTag, type SendOptions, TooLargeForUdp } from './endpoint.js';
 import { sipFailure } from './errors.js';
 import { splitUtf8, toSipIm, UDP_MESSAGE_LIMIT } from './im.js';
+import { type PidfTuple, resourceTuples } from './pidf.js';
 import type { Publisher } from './publication.js';
 import type { Registration } from './register.js';
 import { networkError } from './register.js';
@@ -37,7 +40,10 @@ const SUBSCRIBE_WAIT_MS = 5000;
 const FETCH_WAIT_MS = 5000;
 
 export class SipSession implements LegacySession, UserEndpoint {
+  /** The user's aggregate presence (XEP-0100 §4.4). */
   presence: LegacyPresence = { available: false };
+  /** Each available XMPP resource's presence, for one PIDF tuple per resource (RFC 8048 §4). */
+  private readonly resources = new Map<string, LegacyPresence>();
   private readonly subs = new Map<LegacyId, Subscription>();
   /** Case as the SIP side wrote each id (XMPP localparts are case-folded, RFC 7622 §3.3). */
   private readonly cased = new Map<string, LegacyId>();
@@ -113,19 +119,32 @@ export class SipSession implements LegacySession, UserEndpoint {
     const im = toSipIm(m);
     const callId = im.callId ?? newCallId('gw');
     try {
-      await this.sendIm(target, im, callId, im.body);
+      await this.sendIm(target, im, callId, im.body, m.resource);
     } catch (err) {
       if (!(err instanceof TooLargeForUdp)) throw err;
       // No stream transport reaches the peer: split the text so each MESSAGE fits into a datagram.
       const overhead =
-        600 + Buffer.byteLength(target) * 2 + Buffer.byteLength(this.p.identity) + (im.subject?.length ?? 0);
+        600 +
+        Buffer.byteLength(target) * 2 +
+        Buffer.byteLength(this.p.identity) +
+        Buffer.byteLength(m.resource ?? '') +
+        (im.subject?.length ?? 0);
       for (const part of splitUtf8(m.body, Math.max(200, UDP_MESSAGE_LIMIT - overhead))) {
-        await this.sendIm(target, im, callId, Buffer.from(part, 'utf8'));
+        await this.sendIm(target, im, callId, Buffer.from(part, 'utf8'), m.resource);
       }
     }
   }
 
-  private async sendIm(target: string, im: ReturnType<typeof toSipIm>, callId: string, body: Buffer): Promise<void> {
+  private async sendIm(
+    target: string,
+    im: ReturnType<typeof toSipIm>,
+    callId: string,
+    body: Buffer,
+    resource: string | undefined,
+  ): Promise<void> {
+    // RFC 7572 §4 with RFC 7247 §6: a message from a full JID carries the resource as `;gr=` in the From (mode
+    // `domain`; a reply to that URI reaches the same resource).
+    const from = (resource !== undefined ? this.gruu(resource) : null) ?? this.p.identity;
     const headers: [string, string][] = [];
     if (im.subject !== undefined) headers.push(['Subject', im.subject]);
     if (im.language !== undefined) headers.push(['Content-Language', im.language]);
@@ -134,7 +153,7 @@ export class SipSession implements LegacySession, UserEndpoint {
         {
           method: 'MESSAGE',
           uri: target,
-          from: { uri: this.p.identity, tag: newTag(), ...(this.p.display ? { display: this.p.display } : {}) },
+          from: { uri: from, tag: newTag(), ...(this.p.display ? { display: this.p.display } : {}) },
           to: { uri: target },
           callId,
           nextSeq: () => this.nextSeq(callId),
@@ -160,15 +179,45 @@ export class SipSession implements LegacySession, UserEndpoint {
     return n;
   }
 
-  /** XEP-0100 §4.4: the user's presence, for SIP watchers (NOTIFY) or the presence server (PUBLISH). */
+  /**
+   * One resource's presence (null: it went unavailable while others stay). Only recorded: setPresence(), which the
+   * framework calls right after, notifies the watchers (driver.ts).
+   */
+  async setResourcePresence(resource: string, p: LegacyPresence | null): Promise<void> {
+    if (p?.available) this.resources.set(resource, p);
+    else this.resources.delete(resource);
+  }
+
+  /**
+   * XEP-0100 §4.4: the user's presence changed, for SIP watchers (NOTIFY) or the presence server (PUBLISH): one
+   * tuple per available resource, or the aggregate alone when no resource was reported.
+   */
   async setPresence(p: LegacyPresence): Promise<void> {
     this.presence = p;
     this.rt.notifier?.update(this.p.user);
     if (this.p.publisher) {
       await this.p.publisher
-        .publish(p)
+        .publish(this.tuples())
         .catch((err: unknown) => this.p.log.info({ err: String(err) }, 'PUBLISH failed'));
     }
+  }
+
+  /** The PIDF tuples of the user's presence (RFC 8048 §4); empty while unavailable (one closed tuple is sent). */
+  tuples(): readonly PidfTuple[] {
+    if (this.closed || !this.presence.available) return [];
+    if (this.resources.size === 0) return [{ presence: this.presence }];
+    return resourceTuples(this.resources, (r) => this.gruu(r));
+  }
+
+  /**
+   * RFC 7247 §6: the SIP URI of one of the user's resources, `sip:alice@example.com;gr=phone` — only in mode
+   * `domain`, where the gateway owns the user's SIP addresses; a registrar's AOR gets no GRUU it did not assign
+   * (RFC 5627 §3), so mode `register` answers null.
+   */
+  private gruu(resource: string): string | null {
+    if (this.p.registration) return null;
+    const full = Jid.tryParse(`${this.p.user}/${resource}`);
+    return full ? jidToSipUri(full) : null;
   }
 
   /** RFC 8048 §5: XMPP subscribe → SIP SUBSCRIBE; a definitive refusal rejects (the user gets unsubscribed). */
@@ -265,6 +314,7 @@ export class SipSession implements LegacySession, UserEndpoint {
   async logout(): Promise<void> {
     if (this.closed) return;
     this.presence = { available: false };
+    this.resources.clear();
     this.rt.notifier?.update(this.p.user);
     this.closed = true;
     this.rt.detach(this);

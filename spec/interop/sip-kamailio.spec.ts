@@ -187,6 +187,44 @@ describe('interop: SIP gateway (registration mode) with Kamailio, baresip and @x
     }
   });
 
+  it('publishes one tuple per XMPP resource (RFC 8048 §4); a resource that leaves drops its tuple', async () => {
+    const { c, sip } = await sipUser('kamres', GW, undefined, xml('presence', {}, xml('status', {}, 'first resource')));
+    await c.waitFor(gatewayOnline(GW), 15_000);
+    const second = await login(srv, c.jid.split('@')[0] ?? '', 'second');
+    clients.push(second);
+    await rosterGet(second);
+    await second.send(xml('presence', {}, xml('show', {}, 'away'), xml('status', {}, 'second resource')));
+    const w = await SipUdp.open();
+    w.autoAnswer('NOTIFY');
+    try {
+      const tuples = (body: string) => body.match(/<tuple\b/g)?.length ?? 0;
+      /** Fetches until the presence server's document satisfies `ok` (a PUBLISH may still be on its way). */
+      const until = async (ok: (body: string) => boolean, what: string) => {
+        const deadline = Date.now() + 15_000;
+        for (;;) {
+          const body = await fetchAtKamailio(w, `sip:${sip}@${DOMAIN}`);
+          if (ok(body)) return body;
+          assert.ok(Date.now() < deadline, `no ${what} in NOTIFYs; last: ${body}\n${kam.log()}`);
+          await new Promise((r) => setTimeout(r, 300));
+        }
+      };
+      const both = await until(
+        (b) => tuples(b) === 2 && /first resource/.test(b) && /second resource/.test(b),
+        'two tuples',
+      );
+      assert.equal(both.match(/<basic>open<\/basic>/g)?.length, 2);
+      // A registrar's AOR gets no GRUU the gateway made up (RFC 5627 §3): no `;gr=` contact in mode `register`.
+      assert.doesNotMatch(both, /gr=/);
+      await second.send(xml('presence', { type: 'unavailable' }));
+      const one = await until((b) => tuples(b) === 1, 'one tuple');
+      assert.match(one, /<basic>open<\/basic>/);
+      assert.match(one, /first resource/);
+      assert.doesNotMatch(one, /second resource/);
+    } finally {
+      await w.close();
+    }
+  });
+
   it('subscribes to a SIP contact through the presence server and shows its NOTIFYed presence (RFC 8048 §5)', async () => {
     const pidf = [
       '<?xml version="1.0" encoding="UTF-8"?>',
