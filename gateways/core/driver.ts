@@ -6,6 +6,7 @@
 // Stability: the IRC and SIP drivers are written against this file. Add optional members only.
 import type { TSchema } from '@sinclair/typebox';
 import type { Logger } from 'pino';
+import type { StanzaError, StanzaErrorCondition } from '../../server/errors/index.js';
 import type { Jid } from '../../server/jid/index.js';
 
 /** A local user's bare JID (no resource); the framework only ever passes bare JIDs to drivers. */
@@ -162,6 +163,19 @@ export interface UpstreamSink {
    * contact JID). Sinks without it leave it undefined.
    */
   unsubscribed?(from: LegacyId): void;
+  /**
+   * Optional, for networks that answer each message (a SIP MESSAGE's final response, RFC 7247 §7.1): like message(),
+   * and resolves once the XMPP side has taken or refused it — with null when the user's server took it (delivered or
+   * stored: XMPP has no delivery receipt), or with the error it answered (a bounce to the contact JID carrying the
+   * message's id, RFC 6120 §8.3.1). Never rejects. `waitMs`: how long to wait, after the server took the message,
+   * for an error from the recipient's own client (default 0); `deadlineMs`: at most this long for the server to
+   * take or refuse it, after which it counts as taken (default 5000).
+   */
+  messageOutcome?(
+    from: LegacyId,
+    m: LegacyMessage,
+    opts?: { waitMs?: number; deadlineMs?: number },
+  ): Promise<MessageRefusal | null>;
   /** The legacy connection changed state; `detail` becomes the gateway presence's status text. */
   state(s: LegacyState, detail?: string): void;
   /**
@@ -170,6 +184,16 @@ export interface UpstreamSink {
    * message with `subject` and an empty body (XEP-0045 §7.2.15). Sinks without room support leave it undefined.
    */
   occupant?(room: LegacyId, o: LegacyOccupant): void;
+}
+
+/** The XMPP side's answer to a message from a legacy contact (UpstreamSink.messageOutcome). */
+export interface MessageRefusal {
+  readonly error: StanzaError;
+  /**
+   * Whether the error came from one resource (a full JID: the recipient's client) rather than from the account or
+   * its server (RFC 7247 §7.1 notes 1 and 2 choose between 4xx and 6xx codes by it).
+   */
+  readonly fromResource: boolean;
 }
 
 /** One user's logged-in legacy connection, returned by GatewayDriver.login(). */
@@ -258,18 +282,11 @@ export class RegistrationError extends Error {
   }
 }
 
-/** RFC 6120 §8.3.3 conditions a driver may report for a failed send or login. */
-export type LegacyErrorCondition =
-  | 'not-authorized'
-  | 'forbidden'
-  | 'item-not-found'
-  | 'recipient-unavailable'
-  | 'remote-server-not-found'
-  | 'remote-server-timeout'
-  | 'resource-constraint'
-  | 'service-unavailable'
-  | 'not-acceptable'
-  | 'policy-violation';
+/**
+ * RFC 6120 §8.3.3 conditions a driver may report for a failed send or login: any of them, so that a driver can follow
+ * its network's mapping table (e.g. RFC 7247 §7.2 for SIP responses).
+ */
+export type LegacyErrorCondition = StanzaErrorCondition;
 
 /** A failure on the legacy side. `permanent` stops reconnect attempts (e.g. wrong password, banned). */
 export class LegacyError extends Error {
@@ -290,6 +307,11 @@ export interface DriverContext<Opts> {
   readonly options: Readonly<Opts>;
   /** pino child `{ gateway: domain }`; credentials must never be logged. */
   readonly log: Logger;
+  /**
+   * Optional: whether a local user has registered with this gateway (XEP-0077), for drivers that accept traffic for
+   * users who are not logged in and must tell "not registered" from "offline". Absent in contexts without storage.
+   */
+  registered?(user: BareJid): Promise<boolean>;
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Element } from '../../server/xml/element.js';
 import type { KeyValueStore } from '../../storage/api/index.js';
 import { AddressMapper } from './address.js';
 import type { BackoffOptions } from './backoff.js';
+import { Bounces } from './bounces.js';
 import { type GatewayDriver, LegacyError, type LegacyId } from './driver.js';
 import { handleIq } from './iq.js';
 import { UserLink } from './link.js';
@@ -28,6 +29,11 @@ export interface GatewayDeps {
   readonly store: KeyValueStore<Registration>;
   /** Routes a stanza the gateway emits (from its domain or a contact JID). */
   route(el: Element): void;
+  /**
+   * Optional: routes like route() and settles once the local server has handled the stanza — delivered, stored or
+   * bounced it (the router's dispatch promise). Without it messages count as taken as soon as they are routed.
+   */
+  dispatch?(el: Element): Promise<void>;
   isLocalDomain(domain: string): boolean;
   /** The roster service of a local host, if that host loads the roster module. */
   roster(host: string): RosterService | undefined;
@@ -46,6 +52,8 @@ export class Gateway {
   private readonly links = new Map<string, UserLink>();
   /** RFC 6120 §10.1: stanzas from one user are handled in the order they arrived. */
   private readonly serial = new KeyedSerial();
+  /** Messages from contacts whose outcome a driver awaits (UpstreamSink.messageOutcome). */
+  private readonly bounces = new Bounces();
 
   constructor(readonly deps: GatewayDeps) {
     this.mapper = new AddressMapper(deps.driver.address, deps.domain);
@@ -64,6 +72,8 @@ export class Gateway {
     const from = Jid.tryParse(el.attrs.from);
     const to = Jid.tryParse(el.attrs.to);
     if (!from || !to) return;
+    // A bounce of a message whose outcome a driver awaits goes to that driver, not through the user's queue.
+    if (el.attrs.type === 'error' && el.name === 'message' && this.bounces.take(el)) return;
     this.serial
       .run(from.bareString, () => this.handle(el, from, to))
       .catch((err: unknown) => {
@@ -119,6 +129,7 @@ export class Gateway {
           log: this.deps.log.child({ user: bare.toString() }),
           loadCred: async () => (await this.registration(bare))?.cred ?? null,
           send: (el) => this.deps.route(el),
+          deliver: (el, opts) => this.bounces.send(el, (e) => this.dispatch(e), opts),
           backoff: this.deps.backoff,
           loginTimeoutMs: this.deps.loginTimeoutMs,
           sendTimeoutMs: this.deps.sendTimeoutMs,
@@ -128,6 +139,12 @@ export class Gateway {
       this.links.set(bare.toString(), link);
     }
     return link;
+  }
+
+  private dispatch(el: Element): Promise<void> {
+    if (this.deps.dispatch) return this.deps.dispatch(el);
+    this.deps.route(el);
+    return Promise.resolve();
   }
 
   private async presence(el: Element, from: Jid, to: Jid): Promise<void> {

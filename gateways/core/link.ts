@@ -4,10 +4,12 @@
 import type { Logger } from 'pino';
 import { withTimeout } from '../../server/core/hooks.js';
 import { KeyedSerial } from '../../server/core/keyed-serial.js';
+import { StanzaError } from '../../server/errors/index.js';
 import { Jid } from '../../server/jid/index.js';
 import type { Element } from '../../server/xml/element.js';
 import type { AddressMapper } from './address.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
+import { type OutcomeOptions, outcomeId } from './bounces.js';
 import {
   type GatewayDriver,
   LegacyError,
@@ -16,6 +18,7 @@ import {
   type LegacyPresence,
   type LegacySession,
   type LegacyState,
+  type MessageRefusal,
   type UpstreamSink,
 } from './driver.js';
 import { Rooms } from './rooms.js';
@@ -29,6 +32,8 @@ export interface LinkDeps {
   loadCred(): Promise<unknown>;
   /** Routes a stanza from the gateway (or one of its contacts) to the user. */
   send(el: Element): void;
+  /** Optional: routes a contact's message and resolves with the XMPP side's refusal, or null (bounces.ts). */
+  deliver?(el: Element, opts?: OutcomeOptions): Promise<MessageRefusal | null>;
   readonly backoff: BackoffOptions;
   readonly loginTimeoutMs: number;
   readonly sendTimeoutMs: number;
@@ -324,7 +329,8 @@ export class UserLink {
       if (!jid) this.deps.log.warn({ id }, 'legacy id has no JID form; dropped');
       return jid;
     };
-    return {
+    const refused = (error: StanzaError): MessageRefusal => ({ error, fromResource: false });
+    const sink: UpstreamSink = {
       message: (from, m) => {
         if (m.type === 'groupchat') {
           if (current('message', from)) this.rooms.message(from, m);
@@ -332,6 +338,17 @@ export class UserLink {
         }
         const jid = current('message', from) ? jidOf(from) : null;
         if (jid) this.deps.send(contactMessage(jid, this.addressee(m.resource), m));
+      },
+      messageOutcome: async (from, m, opts) => {
+        if (m.type === 'groupchat' || !this.deps.deliver) {
+          sink.message(from, m);
+          return null;
+        }
+        if (!current('message', from)) return refused(StanzaError.recipientUnavailable('the legacy session ended'));
+        const jid = jidOf(from);
+        if (!jid) return refused(StanzaError.jidMalformed(`${from} has no JID form`));
+        const el = contactMessage(jid, this.addressee(m.resource), { ...m, id: outcomeId() });
+        return this.deps.deliver(el, opts);
       },
       occupant: (room, o) => {
         if (current('occupant', room)) this.rooms.occupant(room, o);
@@ -355,6 +372,7 @@ export class UserLink {
         if (current('state')) this.onState(gen, s, detail);
       },
     };
+    return sink;
   }
 
   /**

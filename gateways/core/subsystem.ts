@@ -50,15 +50,22 @@ export class GatewaySubsystem implements Subsystem {
     }
     if (errors.length > 0) return null;
     const log = this.server.log.child({ gateway: domain });
-    const driver = def.create({ domain, options: options as Readonly<unknown>, log });
+    const store = this.server.storage.keyval<Registration>(REGISTRATION_STORE);
+    const driver = def.create({
+      domain,
+      options: options as Readonly<unknown>,
+      log,
+      registered: async (user) => (await store.get(domain, user.bareString)) !== null,
+    });
     const routeTo = (el: Parameters<StanzaRoute['deliver']>[0]) => void this.server.router.route(el, origin);
     const gw = new Gateway({
       domain,
       name: cfg.name ?? driver.name ?? `${driver.kind.toUpperCase()} gateway`,
       driver,
       allow: cfg.allow,
-      store: this.server.storage.keyval<Registration>(REGISTRATION_STORE),
+      store,
       route: routeTo,
+      dispatch: (el) => this.server.router.route(el, origin) ?? Promise.resolve(),
       isLocalDomain: (d) => this.server.router.table.isLocal(d),
       roster: (host) => this.server.host(host)?.services.get('roster') as RosterService | undefined,
       log,

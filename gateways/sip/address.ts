@@ -124,3 +124,73 @@ export function isGatewayHost(host: string, gatewayDomain: string, aliases: read
   const h = host.replace(/\.$/, '');
   return h === gatewayDomain || aliases.includes(h);
 }
+
+/**
+ * RFC 5122 §2: an XMPP address as an `xmpp:` URI. Localpart and resourcepart are percent-encoded as UTF-8, so the
+ * backslash of a XEP-0106 escape becomes `%5C` (`xmpp:bob%5C40pbx.example@sip.example.com`).
+ */
+export function xmppUri(jid: Jid): string {
+  const local = jid.local !== null ? `${encodeURIComponent(jid.local)}@` : '';
+  const resource = jid.resource !== null ? `/${encodeURIComponent(jid.resource)}` : '';
+  return `xmpp:${local}${jid.domain}${resource}`;
+}
+
+/** RFC 5122 §2: the address an `xmpp:` URI (or IRI) names, without authority, query or fragment; null if none. */
+export function parseXmppUri(text: string): Jid | null {
+  const m = /^xmpp:(?:\/\/[^/?#]*\/)?([^?#]+)/i.exec(text.trim());
+  if (!m?.[1]) return null;
+  const path = m[1];
+  const slash = path.indexOf('/');
+  const address = slash < 0 ? path : path.slice(0, slash);
+  const at = address.indexOf('@');
+  try {
+    const local = at < 0 ? null : decodeURIComponent(address.slice(0, at));
+    const domain = decodeURIComponent(at < 0 ? address : address.slice(at + 1));
+    const resource = slash < 0 ? null : decodeURIComponent(path.slice(slash + 1));
+    return Jid.of(local, domain, resource);
+  } catch (err) {
+    if (err instanceof JidError || err instanceof URIError) return null;
+    throw err;
+  }
+}
+
+/** The two address spaces a redirect can point into: the gateway's own names and its contact JIDs. */
+export interface RedirectSpace {
+  /** The gateway domain, where contact JIDs live (XEP-0100 §6.3). */
+  readonly gatewayDomain: string;
+  readonly aliases: readonly string[];
+  /** Mode `domain`: the XMPP domain whose users are `sip:user@<gateway host>` (RFC 7247 §6). */
+  readonly xmppDomain?: string;
+  /** Legacy id ⇄ contact JID (the framework's AddressMapper with the SIP codec). */
+  contactJid(id: LegacyId): Jid | null;
+  contactId(jid: Jid): LegacyId | null;
+}
+
+/**
+ * RFC 7247 Table 3 note 1: the SIP URI a 3xx response's Contact names, as the XMPP URI a <gone/> or <redirect/>
+ * carries: an XMPP user's own address when the URI is one of the gateway's same-domain addresses (RFC 7247 §6.2),
+ * otherwise the contact JID on the gateway domain through which the XMPP user reaches that SIP address.
+ */
+export function redirectToXmpp(contact: string, space: RedirectSpace): string | null {
+  const u = parseContactInput(contact);
+  if (!u) return null;
+  const xd = space.xmppDomain;
+  if (xd !== undefined && (u.host === xd || isGatewayHost(u.host, space.gatewayDomain, space.aliases))) {
+    const jid = localUserFor(u, space.gatewayDomain, space.aliases, space.xmppDomain);
+    return jid ? xmppUri(jid) : null;
+  }
+  const id = canonicalId(u);
+  const jid = id === null ? null : space.contactJid(id);
+  return jid ? xmppUri(jid) : null;
+}
+
+/**
+ * The other way (RFC 7247 Table 2 note 3): the XMPP URI of a <gone/> or <redirect/> as the SIP URI for a Contact: a
+ * contact JID on the gateway domain is its SIP address; any other JID its RFC 7247 §6.1 SIP form.
+ */
+export function redirectToSip(uri: string, space: RedirectSpace): string | null {
+  const jid = parseXmppUri(uri);
+  if (!jid) return null;
+  if (jid.domain === space.gatewayDomain) return jid.local === null ? null : space.contactId(jid);
+  return jid.local === null ? null : jidToSipUri(jid);
+}

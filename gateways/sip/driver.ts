@@ -6,6 +6,7 @@
 // Contacts are SIP addresses on the gateway domain (`sip:bob@pbx.example` ⇄ `bob\40pbx.example@sip.example.com`).
 import { readFileSync } from 'node:fs';
 import type { Jid } from '../../server/jid/index.js';
+import { AddressMapper } from '../core/address.js';
 import {
   type DriverContext,
   defineDriver,
@@ -104,7 +105,23 @@ export function createSipDriver(ctx: DriverContext<SipOptions>): GatewayDriver<S
     log,
   });
   const send: SendOptions = proxy ? { via: proxy } : {};
-  const rt = new SipRuntime(ctx.domain, o, endpoint, send, log);
+  const mapper = new AddressMapper(sipAddressCodec(), ctx.domain);
+  const registered = ctx.registered;
+  const rt = new SipRuntime(
+    ctx.domain,
+    o,
+    endpoint,
+    send,
+    log,
+    {
+      gatewayDomain: ctx.domain,
+      aliases: o.aliases,
+      ...(domainMode && o.xmpp_domain !== undefined ? { xmppDomain: o.xmpp_domain } : {}),
+      contactJid: (id) => mapper.tryToJid(id),
+      contactId: (jid) => mapper.fromJid(jid),
+    },
+    registered ? (user) => registered(user) : undefined,
+  );
   rtRef = rt;
   const ready = endpoint.start().then(async () => {
     if (o.trusted_sources) rt.trusted = new Set(o.trusted_sources);

@@ -10,7 +10,9 @@
 //   is not supported, 403 otherwise.
 // - SIP → XMPP (§7.2): by code; a code the table does not list maps by its class (3xx redirect, 4xx bad-request,
 //   5xx internal-server-error, 6xx recipient-unavailable). A SIP 503 becomes internal-server-error (note 9).
-// Some codes need headers the caller adds (RFC 3261 §21.4): 401 WWW-Authenticate, 405 Allow, 407 Proxy-Authenticate.
+// - Answers (sipAnswer): a code with the headers RFC 3261 requires of it — Contact for the new address of 301/302
+//   (§21.3.2, §21.3.3), Allow for 405 (§21.4.6). 401 and 407 would need a challenge (WWW-Authenticate,
+//   Proxy-Authenticate; §20.44, §20.27, §22.1) that the gateway cannot make meaningful: see sipAnswer.
 import { StanzaError, type StanzaErrorCondition } from '../../server/errors/index.js';
 import { REASONS } from './message.js';
 
@@ -65,6 +67,62 @@ export interface XmppToSipOptions {
   remoteServerUnresolved?: boolean;
   /** Note 5: <service-unavailable/> because the entity does not handle this kind of request at all (405, not 403). */
   methodUnsupported?: boolean;
+}
+
+/** What the gateway answers a SIP request that the XMPP side refused: status, Reason-Phrase and required headers. */
+export interface SipAnswer {
+  readonly status: number;
+  readonly reason: string;
+  readonly headers: readonly (readonly [string, string])[];
+}
+
+export interface AnswerContext {
+  /** The refused request's method. */
+  readonly method: string;
+  /** The methods the gateway accepts for the address (RFC 3261 §20.5), for Allow. */
+  readonly allow: readonly string[];
+  /** A <gone/> or <redirect/> address (an XMPP URI) as a SIP URI for the Contact, or null when it has none. */
+  contactFor(uri: string): string | null;
+}
+
+/** RFC 3261 §25.1 Reason-Phrase: printable text on one line; XMPP texts are shortened to keep responses small. */
+function phrase(status: number, detail: string): string {
+  const clean = detail
+    .replace(/\p{Cc}+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const short = clean.length > 120 ? `${clean.slice(0, 119)}…` : clean;
+  const base = REASONS[status] ?? 'Error';
+  return short === '' ? base : `${base} (${short})`;
+}
+
+/**
+ * The final response for an XMPP error (RFC 7247 §7.1), about a full JID (one resource) or a bare one, with the XMPP
+ * condition and <text/> in the Reason-Phrase (RFC 7247 §7 maps them to each other). RFC 7247 §7 leaves room to deviate
+ * from its tables "if needed", and two rows need it here:
+ * - not-authorized (401) and registration-required (407): a 401 or 407 must carry a challenge (RFC 3261 §22.1 with
+ *   RFC 2617: WWW-Authenticate, Proxy-Authenticate), and the UAC answers it by sending the request again with
+ *   credentials. What refused the request is the XMPP side, though: the peer has already passed the gateway's own
+ *   authentication (inbound_auth, or none to pass), so credentials for the gateway cannot change the answer, and a
+ *   challenge would only bring the same request back. 403 says exactly that: "Authorization will not help, and the
+ *   request SHOULD NOT be repeated" (RFC 3261 §21.4.4).
+ * - 405 lists in Allow the methods still valid for the address: the gateway's, without the refused one (§21.4.6).
+ * - <gone/> is 301 only with a new address the peer can use, given in Contact (note 3; §21.3.2), else 410;
+ *   <redirect/> is 302 with its address in Contact when it has one (§21.3.3).
+ */
+export function sipAnswer(error: StanzaError, target: JidKind, ctx: AnswerContext): SipAnswer {
+  const condition = error.condition;
+  const contact = error.uri !== undefined ? ctx.contactFor(error.uri) : null;
+  let status = xmppToSipStatus(condition, target, { goneNewAddress: condition === 'gone' && contact !== null });
+  if (status === 401 || status === 407) status = 403;
+  const headers: [string, string][] = [];
+  if ((status === 301 || status === 302) && contact !== null) headers.push(['Contact', `<${contact}>`]);
+  if (status === 405) {
+    const others = ctx.allow.filter((m) => m.toUpperCase() !== ctx.method.toUpperCase());
+    headers.push(['Allow', others.join(', ')]);
+  }
+  const detail = error.text !== undefined && error.text !== '' ? `${condition}: ${error.text}` : condition;
+  return { status, reason: phrase(status, detail), headers };
 }
 
 /** The SIP response code for an XMPP error (RFC 7247 §7.1). */
@@ -147,8 +205,18 @@ export function sipToXmppCondition(status: number): StanzaErrorCondition {
   return cls >= 3 && cls <= 6 ? SIP_CLASS_TO_XMPP[cls as 3 | 4 | 5 | 6] : 'undefined-condition';
 }
 
-/** A SIP failure response as the stanza error the XMPP user sees, the SIP code and phrase kept as text. */
-export function sipFailure(status: number, reason?: string): StanzaError {
-  const phrase = reason && reason.trim() !== '' ? reason.trim() : (REASONS[status] ?? '');
-  return new StanzaError(sipToXmppCondition(status), `SIP ${status} ${phrase}`.trim());
+/**
+ * A SIP failure response as the stanza error the XMPP user sees, the SIP code and phrase kept as text. `newAddress`
+ * is the XMPP URI of the address a 300, 301 or 302 names in its Contact: <gone/> carries it for 301 (Table 3 note 1,
+ * RFC 6120 §8.3.3.5), <redirect/> for 300 and 302 (RFC 6120 §8.3.3.14). A 305's Contact is a proxy, not the peer's
+ * address, and a 410 must not name one (note 1): neither carries it.
+ */
+export function sipFailure(status: number, reason?: string, newAddress?: string | null): StanzaError {
+  const text = reason && reason.trim() !== '' ? reason.trim() : (REASONS[status] ?? '');
+  const carries = status === 300 || status === 301 || status === 302;
+  return new StanzaError(
+    sipToXmppCondition(status),
+    `SIP ${status} ${text}`.trim(),
+    carries && newAddress ? { uri: newAddress } : {},
+  );
 }

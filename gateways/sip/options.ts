@@ -65,6 +65,12 @@ export const SipOptionsSchema = Type.Object(
     timer_t1_ms: Type.Integer({ minimum: 10, default: 500 }),
     timer_t2_ms: Type.Integer({ minimum: 10, default: 4000 }),
     timer_t4_ms: Type.Integer({ minimum: 10, default: 5000 }),
+    /**
+     * A MESSAGE for an XMPP user is answered once the user's server has taken it (200) or refused it (the RFC 7247
+     * §7.1 code). This long more (ms) is given to the recipient's own client to answer with an error: 0, the default,
+     * answers at once (RFC 3428 §7: a final response "immediately"); keep it far below the peer's 32 s Timer F.
+     */
+    xmpp_error_wait_ms: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
     /** Inbound requests per second per source address (burst above), beyond which 503 + Retry-After. */
     rate_per_source: Type.Number({ exclusiveMinimum: 0, default: 50 }),
     rate_burst: Type.Integer({ minimum: 1, default: 100 }),

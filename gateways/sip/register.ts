@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import { LegacyError } from '../core/driver.js';
 import { newCallId, newTag, type SendOptions, type SipEndpoint } from './endpoint.js';
+import { sipToXmppCondition } from './errors.js';
 import { REASONS, type SipResponse } from './message.js';
 import { parseDelta, parseNameAddr } from './syntax.js';
 import { TransactionTimeout, TransportFailure } from './transaction.js';
@@ -21,16 +22,25 @@ export interface RegistrationDeps {
   onLost(detail: string): void;
 }
 
-/** A REGISTER outcome as a login failure; `permanent` for what retrying cannot fix (RFC 3261 §10.3, §21.4). */
+/**
+ * Whether a registrar's refusal is one retrying cannot fix (the framework then stops until the user acts): refused
+ * credentials after our digest answer (401, 407, 403: RFC 3261 §22.2, §21.4.4), an address the registrar does not
+ * know (404, 604) and the global failures (6xx, §21.6). Outages — 5xx, 408 Request Timeout, 480 Temporarily
+ * Unavailable — and other 4xx are retried with backoff.
+ */
+export function permanentRegistrarFailure(status: number): boolean {
+  return status === 401 || status === 403 || status === 407 || status === 404 || status >= 600;
+}
+
+/**
+ * A REGISTER failure as the XEP-0100 login failure the user sees: the condition RFC 7247 §7.2 (Table 3) gives the
+ * code, like any SIP failure (401 not-authorized, 403 forbidden, 407 registration-required, 404 item-not-found,
+ * 408 and 504 remote-server-timeout, 503 internal-server-error — never service-unavailable, note 9), the code and
+ * phrase as text, and whether retrying can help (permanentRegistrarFailure).
+ */
 export function registrationError(res: SipResponse): LegacyError {
   const text = `registrar answered ${res.status} ${res.reason || REASONS[res.status] || ''}`.trim();
-  if (res.status === 401 || res.status === 407 || res.status === 403)
-    return new LegacyError(text, 'not-authorized', true);
-  if (res.status === 404 || res.status === 604) return new LegacyError(text, 'item-not-found', true);
-  if (res.status >= 500 || res.status === 408 || res.status === 480) {
-    return new LegacyError(text, 'remote-server-timeout', false);
-  }
-  return new LegacyError(text, 'service-unavailable', res.status >= 600);
+  return new LegacyError(text, sipToXmppCondition(res.status), permanentRegistrarFailure(res.status));
 }
 
 /** A transport or transaction failure as a login failure (retried with backoff). */

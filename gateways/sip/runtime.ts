@@ -3,11 +3,20 @@
 // `register`), the notifier for SIP watchers of XMPP users (RFC 6665), the presence agent for PUBLISHing SIP peers
 // (RFC 3903), NOTIFY routing to subscriptions, and inbound digest authentication (RFC 3261 §22).
 import type { Logger } from 'pino';
-import type { LegacyId, LegacyMessage, LegacyPresence } from '../core/driver.js';
-import { canonicalId, isGatewayHost, localUserFor } from './address.js';
+import { StanzaError } from '../../server/errors/index.js';
+import type { Jid } from '../../server/jid/index.js';
+import type { LegacyId, LegacyMessage, LegacyPresence, MessageRefusal } from '../core/driver.js';
+import {
+  canonicalId,
+  isGatewayHost,
+  localUserFor,
+  type RedirectSpace,
+  redirectToSip,
+  redirectToXmpp,
+} from './address.js';
 import { DigestServer } from './digest.js';
 import type { SendOptions, SipEndpoint } from './endpoint.js';
-import { xmppToSipStatus } from './errors.js';
+import { type JidKind, sipAnswer } from './errors.js';
 import { fromSipIm } from './im.js';
 import { Notifier } from './notifier.js';
 import type { SipOptions } from './options.js';
@@ -31,13 +40,14 @@ export interface UserEndpoint {
   watches(id: LegacyId): boolean;
   /** Whether the user approved this SIP watcher (`subscribed` to its contact JID). */
   approves(id: LegacyId): boolean;
-  deliverMessage(from: LegacyId, m: LegacyMessage): void;
+  /** Hands a message to the XMPP side; resolves with its refusal, or null once it took the message. */
+  deliverMessage(from: LegacyId, m: LegacyMessage): Promise<MessageRefusal | null>;
   deliverPresence(from: LegacyId, p: LegacyPresence): void;
   askSubscription(from: LegacyId): void;
 }
 
-const ALLOW = 'MESSAGE, SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS';
-const ALLOW_REGISTER_MODE = 'MESSAGE, NOTIFY, OPTIONS';
+const ALLOW = ['MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'OPTIONS'];
+const ALLOW_REGISTER_MODE = ['MESSAGE', 'NOTIFY', 'OPTIONS'];
 /** RFC 3261 §21.4.6: methods a UA knows but does not allow here get 405, unknown ones 501 (§21.5.2). */
 const KNOWN = new Set(['INVITE', 'ACK', 'BYE', 'CANCEL', 'REGISTER', 'PRACK', 'UPDATE', 'INFO', 'REFER']);
 const DIALOG_ONLY = new Set(['BYE', 'PRACK', 'UPDATE', 'INFO']);
@@ -52,14 +62,24 @@ export class SipRuntime {
   private readonly auth: DigestServer | null;
   /** Mode `register`: addresses requests may come from (the registrar/proxy), resolved at start. */
   trusted: Set<string> | null = null;
+  /**
+   * How long a MESSAGE waits for the user's server to take or refuse it: at most half the peer's Timer F (64·T1,
+   * RFC 3261 §17.1.2.2), and 5 s.
+   */
+  readonly deliveryDeadlineMs: number;
 
   constructor(
     readonly domain: string,
     readonly options: SipOptions,
     readonly endpoint: SipEndpoint,
     readonly send: SendOptions,
-    log: Logger,
+    private readonly log: Logger,
+    /** Addresses of the gateway's contacts and users, for the new addresses of 3xx / <gone/> (address.ts). */
+    readonly space: RedirectSpace,
+    /** Whether a user registered with the gateway (DriverContext.registered); absent: assume so. */
+    private readonly registered?: (user: Jid) => Promise<boolean>,
   ) {
+    this.deliveryDeadlineMs = Math.min(5000, 32 * options.timer_t1_ms);
     const o = options;
     const domainMode = o.mode === 'domain';
     this.auth =
@@ -115,7 +135,7 @@ export class SipRuntime {
       tx.respond(403, { reason: 'Forbidden (requests are accepted from the registrar only)' });
       return;
     }
-    const allow = this.options.mode === 'domain' ? ALLOW : ALLOW_REGISTER_MODE;
+    const allow = this.allow.join(', ');
     switch (req.method) {
       case 'OPTIONS': // RFC 3261 §11.2
         tx.respond(200, {
@@ -157,6 +177,25 @@ export class SipRuntime {
     tx.respond(405, { headers: [['Allow', allow]] });
   }
 
+  private get allow(): readonly string[] {
+    return this.options.mode === 'domain' ? ALLOW : ALLOW_REGISTER_MODE;
+  }
+
+  /** The final response to a request the XMPP side refused (RFC 7247 §7.1, errors.ts sipAnswer). */
+  private refuse(tx: ServerTransaction, error: StanzaError, target: JidKind): void {
+    const a = sipAnswer(error, target, {
+      method: tx.request.method,
+      allow: this.allow,
+      contactFor: (uri) => redirectToSip(uri, this.space),
+    });
+    tx.respond(a.status, { reason: a.reason, headers: a.headers });
+  }
+
+  /** RFC 7247 Table 3 note 1: the XMPP URI for the Contact of a 3xx response, or null. */
+  xmppAddressOf(contact: string | undefined): string | null {
+    return contact === undefined ? null : redirectToXmpp(contact, this.space);
+  }
+
   /** The From URI of a request as a canonical legacy id, or null (then 400). */
   private sender(tx: ServerTransaction): { id: LegacyId; uri: SipUri } | null {
     const na = parseNameAddr(tx.request.headers.get('From') ?? '');
@@ -189,7 +228,7 @@ export class SipRuntime {
   /** The session a request is for: by Request-URI per RFC 7247 §6 (domain) or registered Contact (register). */
   private target(
     tx: ServerTransaction,
-  ): { session: UserEndpoint | undefined; jidKind: 'full' | 'bare'; resource?: string } | null {
+  ): { session: UserEndpoint | undefined; jidKind: JidKind; resource?: string; user?: Jid } | null {
     const uri = parseSipUri(tx.request.uri);
     if (!uri) return null;
     if (this.options.mode === 'register') {
@@ -203,10 +242,16 @@ export class SipRuntime {
     if (!jid || jid.local === null) return null;
     // RFC 7247 §6: `;gr=` names the resource: the message goes to that full JID.
     const session = this.users.get(jid.bareString);
-    return jid.resource === null ? { session, jidKind: 'bare' } : { session, jidKind: 'full', resource: jid.resource };
+    const user = jid.bare();
+    return jid.resource === null
+      ? { session, jidKind: 'bare', user }
+      : { session, jidKind: 'full', resource: jid.resource, user };
   }
 
-  /** RFC 3428 §7 / RFC 7572 §5: a MESSAGE for an XMPP user. */
+  /**
+   * RFC 3428 §7 / RFC 7572 §5: a MESSAGE for an XMPP user, answered once the XMPP side has taken it (200) or refused
+   * it (the RFC 7247 §7.1 code for its error).
+   */
   private onMessage(tx: ServerTransaction): void {
     const from = this.sender(tx);
     if (!from) {
@@ -219,9 +264,9 @@ export class SipRuntime {
       tx.respond(404);
       return;
     }
-    if (!t.session) {
-      // The user is not logged in to the gateway: <recipient-unavailable/> mapped by RFC 7247 §7.1.
-      tx.respond(xmppToSipStatus('recipient-unavailable', t.jidKind));
+    const session = t.session;
+    if (!session) {
+      void this.notOnline(tx, t.jidKind, t.user);
       return;
     }
     const im = fromSipIm(tx.request.headers, tx.request.body);
@@ -232,11 +277,46 @@ export class SipRuntime {
       });
       return;
     }
-    tx.respond(200);
+    if (!im.message) {
+      tx.respond(200);
+      return;
+    }
     // A resource that is not online is the router's business: RFC 6121 §8.5.3.2.1 treats a message of type normal
     // as if sent to the bare JID, as it would for an XMPP sender.
-    if (im.message)
-      t.session.deliverMessage(from.id, t.resource ? { ...im.message, resource: t.resource } : im.message);
+    const m = t.resource ? { ...im.message, resource: t.resource } : im.message;
+    session.deliverMessage(from.id, m).then(
+      (refusal) => {
+        // RFC 7572 §5: 200 once the message is in XMPP hands; RFC 7247 §7.1 for a refusal, about the resource that
+        // answered (4xx) or the account (6xx where the table has one).
+        if (refusal) this.refuse(tx, refusal.error, refusal.fromResource ? 'full' : 'bare');
+        else tx.respond(200);
+      },
+      (err: unknown) => {
+        this.log.error({ err }, 'MESSAGE delivery failed');
+        tx.respond(500);
+      },
+    );
+  }
+
+  /**
+   * A MESSAGE for a user who is not logged in to the gateway. A registered user is offline: <recipient-unavailable/>
+   * (480 for a GRUU, 600 for the account). An address no registered user answers to is refused as XMPP refuses a
+   * message for no account (RFC 6121 §8.5.1: <service-unavailable/>, 403 by RFC 7247 §7.1 note 5) — the same for an
+   * account that never registered, so that the answer does not tell whether the account exists.
+   */
+  private async notOnline(tx: ServerTransaction, kind: JidKind, user: Jid | undefined): Promise<void> {
+    let registered = true;
+    if (user && this.registered) {
+      registered = await this.registered(user).catch((err: unknown) => {
+        this.log.warn({ err }, 'registration lookup failed');
+        return true;
+      });
+    }
+    this.refuse(
+      tx,
+      registered ? StanzaError.recipientUnavailable('not logged in to the gateway') : StanzaError.serviceUnavailable(),
+      kind,
+    );
   }
 
   /** RFC 6665 §4.1.3: a NOTIFY for one of the users' subscriptions, routed by Call-ID and our tag. */

@@ -5,7 +5,14 @@
 import type { Logger } from 'pino';
 import { StanzaError } from '../../server/errors/index.js';
 import { Jid } from '../../server/jid/index.js';
-import type { LegacyId, LegacyMessage, LegacyPresence, LegacySession, UpstreamSink } from '../core/driver.js';
+import type {
+  LegacyId,
+  LegacyMessage,
+  LegacyPresence,
+  LegacySession,
+  MessageRefusal,
+  UpstreamSink,
+} from '../core/driver.js';
 import { jidToSipUri } from './address.js';
 import { newCallId, newTag, type SendOptions, TooLargeForUdp } from './endpoint.js';
 import { sipFailure } from './errors.js';
@@ -99,10 +106,18 @@ export class SipSession implements LegacySession, UserEndpoint {
     return this.cased.get(id.toLowerCase()) ?? id;
   }
 
-  deliverMessage(from: LegacyId, m: LegacyMessage): void {
-    if (this.closed) return;
+  /** A SIP peer's message to the user; resolves with the XMPP side's refusal, or null once it took it. */
+  async deliverMessage(from: LegacyId, m: LegacyMessage): Promise<MessageRefusal | null> {
+    if (this.closed) return { error: StanzaError.recipientUnavailable('logged out'), fromResource: false };
     this.cased.set(from.toLowerCase(), from);
-    this.up.message(from, m);
+    if (!this.up.messageOutcome) {
+      this.up.message(from, m);
+      return null;
+    }
+    return this.up.messageOutcome(from, m, {
+      waitMs: this.rt.options.xmpp_error_wait_ms,
+      deadlineMs: this.rt.deliveryDeadlineMs,
+    });
   }
 
   deliverPresence(from: LegacyId, p: LegacyPresence): void {
@@ -168,7 +183,13 @@ export class SipSession implements LegacySession, UserEndpoint {
         const le = networkError(err, 'MESSAGE');
         throw new StanzaError(le.condition, le.message);
       });
-    if (res.status >= 300) throw sipFailure(res.status, res.reason);
+    // RFC 7247 Table 3 note 1: a redirect's Contact becomes the address in <gone/> (301) or <redirect/> (300, 302).
+    if (res.status >= 300)
+      throw sipFailure(
+        res.status,
+        res.reason,
+        res.status < 400 ? this.rt.xmppAddressOf(res.headers.all('Contact')[0]) : null,
+      );
   }
 
   private nextSeq(callId: string): number {

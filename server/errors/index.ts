@@ -63,11 +63,16 @@ export class StanzaError extends Error {
   readonly appCondition: Element | undefined;
   /** The entity that generated the error (RFC 6120 §8.3.2 'by'), optional. */
   readonly by: string | undefined;
+  /**
+   * For <gone/> and <redirect/> only: the new or alternate address (a URI, typically xmpp:) carried as the character
+   * data of the condition element (RFC 6120 §8.3.3.5, §8.3.3.14), optional.
+   */
+  readonly uri: string | undefined;
 
   constructor(
     condition: StanzaErrorCondition,
     text?: string,
-    opts: { type?: StanzaErrorType; app?: Element; by?: string } = {},
+    opts: { type?: StanzaErrorType; app?: Element; by?: string; uri?: string } = {},
   ) {
     super(text ? `${condition}: ${text}` : condition);
     this.name = 'StanzaError';
@@ -76,6 +81,7 @@ export class StanzaError extends Error {
     this.text = text;
     this.appCondition = opts.app;
     this.by = opts.by;
+    this.uri = condition === 'gone' || condition === 'redirect' ? opts.uri : undefined;
   }
 
   static badRequest(text?: string) {
@@ -132,7 +138,7 @@ export class StanzaError extends Error {
     return xml(
       'error',
       { type: this.type, by: this.by },
-      xml(this.condition, { xmlns: NS.STANZAS_ERR }),
+      xml(this.condition, { xmlns: NS.STANZAS_ERR }, this.uri ?? null),
       this.text ? xml('text', { xmlns: NS.STANZAS_ERR, 'xml:lang': 'en' }, this.text) : null,
       this.appCondition ?? null,
     );

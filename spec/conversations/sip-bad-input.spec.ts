@@ -176,12 +176,19 @@ describe('SIP gateway: bad input on the SIP listener', function () {
     assert.equal(await statusOf(reg), 405);
   });
 
-  it('answers 480/600 for a user who is not online at the gateway, 404 for a non-user URI', async () => {
-    assert.equal(await statusOf(message('nobody')), 600, 'RFC 7247 §7.1: recipient-unavailable for a bare JID');
-    const gr = message('nobody')
+  it('answers 480/600 for a registered user not online at the gateway, 403 for no such user, 404 for a non-user URI', async () => {
+    // A registered user who logged out of the gateway (XEP-0100 §4.5): recipient-unavailable.
+    const { c, name } = await xmppUser();
+    await c.send(xml('presence', { to: GW, type: 'unavailable' }));
+    await c.waitFor((el) => el.is('presence') && el.attrs.from === GW && el.attrs.type === 'unavailable', 10_000);
+    assert.equal(await statusOf(message(name)), 600, 'RFC 7247 §7.1: recipient-unavailable for a bare JID');
+    const gr = message(name)
       .toString('latin1')
-      .replace('MESSAGE sip:nobody@localhost', 'MESSAGE sip:nobody@localhost;gr=phone');
+      .replace(`MESSAGE sip:${name}@localhost`, `MESSAGE sip:${name}@localhost;gr=phone`);
     assert.equal(await statusOf(Buffer.from(gr, 'latin1')), 480, 'a GRUU names a full JID');
+    // No account (or none registered with the gateway): service-unavailable as RFC 6121 §8.5.1 has it, which
+    // RFC 7247 §7.1 note 5 maps to 403, never 503.
+    assert.equal(await statusOf(message('nobody')), 403);
     const noUser = message('nobody')
       .toString('latin1')
       .replace('MESSAGE sip:nobody@localhost', 'MESSAGE sip:localhost');
@@ -227,7 +234,7 @@ describe('SIP gateway: bad input on the SIP listener', function () {
     const busy = statuses.filter((r) => r.status === 503);
     assert.ok(busy.length > 0, 'some requests were refused for overload');
     for (const r of busy) assert.match(r.headers.get('Retry-After') ?? '', /^\d+$/);
-    assert.ok(statuses.every((r) => r.status === 503 || r.status === 600));
+    assert.ok(statuses.every((r) => r.status === 503 || r.status === 403));
     // The token bucket refills: after a pause the gateway answers normally again.
     await new Promise((r) => setTimeout(r, 2500));
     const { c, name } = await xmppUser();

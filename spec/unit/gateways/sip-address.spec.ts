@@ -6,8 +6,13 @@ import {
   isGatewayHost,
   jidToSipUri,
   localUserFor,
+  parseXmppUri,
+  type RedirectSpace,
+  redirectToSip,
+  redirectToXmpp,
   sipAddressCodec,
   sipUriToJid,
+  xmppUri,
 } from '../../../gateways/sip/address.js';
 import { formatSipUri, parseSipUri, percentDecode, percentEncode } from '../../../gateways/sip/uri.js';
 import { Jid } from '../../../server/jid/index.js';
@@ -119,6 +124,59 @@ describe('SIP addresses', () => {
     });
     it('names no address for localparts without a host', () => {
       for (const local of ['', 'alice', 'alice@', '@host', 'a@b c']) assert.equal(codec.fromLocal(local), null, local);
+    });
+  });
+
+  describe('redirect addresses (RFC 5122 xmpp: URIs, RFC 7247 Tables 2 and 3 notes)', () => {
+    const mapper = new AddressMapper(sipAddressCodec(), 'sip.example.com');
+    const space: RedirectSpace = {
+      gatewayDomain: 'sip.example.com',
+      aliases: ['192.0.2.1'],
+      xmppDomain: 'example.com',
+      contactJid: (id) => mapper.tryToJid(id),
+      contactId: (jid) => mapper.fromJid(jid),
+    };
+
+    it('writes and reads xmpp: URIs, percent-encoding the XEP-0106 backslash and non-ASCII text', () => {
+      const jid = Jid.parse('bob\\40pbx.example\\3a5070@sip.example.com');
+      assert.equal(xmppUri(jid), 'xmpp:bob%5C40pbx.example%5C3a5070@sip.example.com');
+      assert.equal(parseXmppUri(xmppUri(jid))?.toString(), jid.toString());
+      const full = Jid.parse('jürgen@example.com/tél');
+      assert.equal(xmppUri(full), 'xmpp:j%C3%BCrgen@example.com/t%C3%A9l');
+      assert.equal(parseXmppUri(xmppUri(full))?.toString(), full.toString());
+      assert.equal(
+        parseXmppUri('  xmpp://me@example.com/romeo@example.net?message;body=hi  ')?.toString(),
+        'romeo@example.net',
+      );
+      for (const bad of ['sip:a@b', 'xmpp:', 'xmpp:%zz@example.com', 'xmpp:a@b@c'])
+        assert.equal(parseXmppUri(bad), null, bad);
+    });
+
+    it("a 3xx Contact: a SIP peer's address becomes its contact JID on the gateway domain", () => {
+      assert.equal(
+        redirectToXmpp('<sip:carol@pbx.example:5070>;q=0.7', space),
+        'xmpp:carol%5C40pbx.example%5C3a5070@sip.example.com',
+      );
+      assert.equal(
+        redirectToXmpp('"Carol" <sip:carol@pbx.example;transport=tcp>', space),
+        'xmpp:carol%5C40pbx.example%3Btransport%3Dtcp@sip.example.com',
+      );
+      assert.equal(redirectToXmpp('*', space), null);
+      assert.equal(redirectToXmpp('<tel:+15551234>', space), null);
+    });
+
+    it("a 3xx Contact naming one of the gateway's own users becomes that XMPP user (RFC 7247 §6.2)", () => {
+      assert.equal(redirectToXmpp('<sip:alice@sip.example.com>', space), 'xmpp:alice@example.com');
+      assert.equal(redirectToXmpp('<sip:alice@192.0.2.1;gr=phone>', space), 'xmpp:alice@example.com/phone');
+      assert.equal(redirectToXmpp('<sip:alice@example.com>', space), 'xmpp:alice@example.com');
+    });
+
+    it('a <gone/> or <redirect/> address: a contact JID is its SIP address, another JID its RFC 7247 §6.1 form', () => {
+      assert.equal(redirectToSip('xmpp:carol%5C40pbx.example@sip.example.com', space), 'sip:carol@pbx.example');
+      assert.equal(redirectToSip('xmpp:romeo@afterlife.example.net', space), 'sip:romeo@afterlife.example.net');
+      assert.equal(redirectToSip('xmpp:romeo@example.com/orchard', space), 'sip:romeo@example.com;gr=orchard');
+      assert.equal(redirectToSip('xmpp:sip.example.com', space), null);
+      assert.equal(redirectToSip('https://example.com/', space), null);
     });
   });
 });

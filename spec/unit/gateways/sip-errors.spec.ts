@@ -3,13 +3,17 @@
 // data from the RFC, not read back from the implementation.
 import assert from 'node:assert/strict';
 import {
+  type AnswerContext,
   SIP_TO_XMPP,
+  sipAnswer,
   sipFailure,
   sipToXmppCondition,
   XMPP_TO_SIP,
   xmppToSipStatus,
 } from '../../../gateways/sip/errors.js';
-import type { StanzaErrorCondition } from '../../../server/errors/index.js';
+import { SipHeaders } from '../../../gateways/sip/message.js';
+import { permanentRegistrarFailure, registrationError } from '../../../gateways/sip/register.js';
+import { StanzaError, type StanzaErrorCondition } from '../../../server/errors/index.js';
 
 describe('SIP gateway error mapping (RFC 7247 §7)', () => {
   describe('XMPP → SIP (§7.1, Table 2)', () => {
@@ -219,6 +223,108 @@ describe('SIP gateway error mapping (RFC 7247 §7)', () => {
 
     it('gives codes outside 300–699 undefined-condition', () => {
       for (const s of [100, 180, 200, 299, 700, 999]) assert.equal(sipToXmppCondition(s), 'undefined-condition');
+    });
+  });
+
+  describe('answers to SIP requests the XMPP side refused (sipAnswer)', () => {
+    const ctx: AnswerContext = {
+      method: 'MESSAGE',
+      allow: ['MESSAGE', 'SUBSCRIBE', 'NOTIFY', 'PUBLISH', 'OPTIONS'],
+      contactFor: (uri) => (uri === 'xmpp:carol@example.com' ? 'sip:carol@example.com' : null),
+    };
+    const conditions = Object.keys(XMPP_TO_SIP) as StanzaErrorCondition[];
+    const header = (a: ReturnType<typeof sipAnswer>, name: string) => a.headers.find(([k]) => k === name)?.[1];
+
+    it('follows Table 2 except where RFC 3261 needs more; never 503, never 401 or 407 without a challenge', () => {
+      for (const condition of conditions) {
+        for (const target of ['full', 'bare'] as const) {
+          const a = sipAnswer(new StanzaError(condition), target, ctx);
+          assert.notEqual(a.status, 503, condition);
+          assert.ok(a.status !== 401 && a.status !== 407, `${condition}: ${a.status}`);
+          const table = xmppToSipStatus(condition, target);
+          if (table !== 401 && table !== 407) assert.equal(a.status, table, `${condition} (${target})`);
+        }
+      }
+    });
+
+    it('not-authorized and registration-required → 403: credentials for the gateway cannot help (§21.4.4)', () => {
+      for (const condition of ['not-authorized', 'registration-required'] as const) {
+        const a = sipAnswer(new StanzaError(condition), 'bare', ctx);
+        assert.equal(a.status, 403);
+        assert.equal(header(a, 'WWW-Authenticate'), undefined);
+        assert.equal(header(a, 'Proxy-Authenticate'), undefined);
+        assert.match(a.reason, new RegExp(`^Forbidden \\(${condition}\\)$`));
+      }
+    });
+
+    it('405 carries Allow with the methods still valid for the address (RFC 3261 §21.4.6)', () => {
+      const a = sipAnswer(StanzaError.featureNotImplemented(), 'full', ctx);
+      assert.equal(a.status, 405);
+      assert.equal(header(a, 'Allow'), 'SUBSCRIBE, NOTIFY, PUBLISH, OPTIONS');
+      assert.equal(header(sipAnswer(StanzaError.featureNotImplemented(), 'bare', ctx), 'Allow'), undefined); // 501
+      assert.equal(header(sipAnswer(StanzaError.forbidden(), 'full', ctx), 'Allow'), undefined);
+    });
+
+    it('<gone/> with an address that has a SIP form → 301 with Contact; without one → 410 (note 3)', () => {
+      const moved = sipAnswer(new StanzaError('gone', undefined, { uri: 'xmpp:carol@example.com' }), 'bare', ctx);
+      assert.equal(moved.status, 301);
+      assert.equal(header(moved, 'Contact'), '<sip:carol@example.com>');
+      assert.equal(sipAnswer(new StanzaError('gone'), 'bare', ctx).status, 410);
+      const unusable = sipAnswer(new StanzaError('gone', undefined, { uri: 'mailto:carol@example.com' }), 'bare', ctx);
+      assert.equal(unusable.status, 410);
+      assert.equal(header(unusable, 'Contact'), undefined);
+    });
+
+    it('<redirect/> → 302, with Contact when its address has a SIP form', () => {
+      const r = sipAnswer(new StanzaError('redirect', undefined, { uri: 'xmpp:carol@example.com' }), 'bare', ctx);
+      assert.equal(r.status, 302);
+      assert.equal(header(r, 'Contact'), '<sip:carol@example.com>');
+      assert.equal(header(sipAnswer(new StanzaError('redirect'), 'bare', ctx), 'Contact'), undefined);
+    });
+
+    it('puts the condition and <text/> in a one-line Reason-Phrase', () => {
+      const a = sipAnswer(new StanzaError('resource-constraint', 'store\r\nfull\u0000'), 'bare', ctx);
+      assert.equal(a.status, 500);
+      assert.equal(a.reason, 'Server Internal Error (resource-constraint: store full)');
+      assert.ok(sipAnswer(new StanzaError('bad-request', 'x'.repeat(500)), 'bare', ctx).reason.length < 160);
+    });
+  });
+
+  describe('3xx addresses and registrar failures', () => {
+    it('sipFailure: 301 → <gone/> and 300/302 → <redirect/> with the new address; 305 and 410 without', () => {
+      assert.equal(sipFailure(301, 'Moved', 'xmpp:a@b').uri, 'xmpp:a@b');
+      assert.equal(sipFailure(302, 'Moved', 'xmpp:a@b').uri, 'xmpp:a@b');
+      assert.equal(sipFailure(300, 'Choices', 'xmpp:a@b').uri, 'xmpp:a@b');
+      assert.equal(sipFailure(305, 'Use Proxy', 'xmpp:a@b').uri, undefined);
+      assert.equal(sipFailure(410, 'Gone', 'xmpp:a@b').uri, undefined);
+      assert.equal(sipFailure(301, 'Moved').uri, undefined);
+      const el = sipFailure(301, 'Moved', 'xmpp:a@b').toElement();
+      assert.equal(el.getChild('gone')?.getText(), 'xmpp:a@b');
+    });
+
+    const res = (status: number, reason = '') => ({
+      kind: 'response' as const,
+      status,
+      reason,
+      headers: new SipHeaders(),
+      body: Buffer.alloc(0),
+    });
+
+    it('a registrar failure takes the Table 3 condition (XEP-0100 login failure), the code as text', () => {
+      for (const status of [400, 401, 403, 404, 407, 408, 480, 486, 500, 503, 504, 600, 603, 604]) {
+        const e = registrationError(res(status));
+        assert.equal(e.condition, sipToXmppCondition(status), String(status));
+      }
+      assert.equal(registrationError(res(503)).condition, 'internal-server-error');
+      assert.equal(registrationError(res(403, 'Forbidden')).message, 'registrar answered 403 Forbidden');
+    });
+
+    it('refused credentials and unknown addresses are permanent; outages are retried with backoff', () => {
+      for (const s of [401, 403, 407, 404, 600, 603, 604]) assert.equal(permanentRegistrarFailure(s), true, String(s));
+      for (const s of [408, 480, 500, 502, 503, 504, 400, 486])
+        assert.equal(permanentRegistrarFailure(s), false, String(s));
+      assert.equal(registrationError(res(401)).permanent, true);
+      assert.equal(registrationError(res(503)).permanent, false);
     });
   });
 });
