@@ -21,6 +21,11 @@ export interface Scale {
   latencyMs: number;
   /** A rate every server sustains, for latency at equal load (messages/s). */
   commonRate: number;
+  /**
+   * --rates: instead of the peak and the latency runs at half of it and at `commonRate`, latency at each of these
+   * rates (messages/s), to see where it rises and why (the generator's and the server's share are reported).
+   */
+  sweepRates?: number[];
   presenceUsers: number;
   contacts: number;
 }
@@ -74,7 +79,8 @@ export interface BenchOptions {
 }
 
 const USAGE = `usage: npm run bench -- [--quick] [--only login,idle,messages,presence] [--servers switchboard,prosody,ejabberd,relay]
-                        [--runs N] [--no-profile] [--write | --no-write] [--keep] [--priority -20..0]`;
+                        [--runs N] [--rates R1,R2,… (messages: latency at these rates only)]
+                        [--no-profile] [--write | --no-write] [--keep] [--priority -20..0]`;
 
 function list<T extends string>(value: string | undefined, allowed: readonly T[], what: string): T[] | undefined {
   if (value === undefined) return undefined;
@@ -94,6 +100,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       servers: { type: 'string' },
       runs: { type: 'string' },
+      rates: { type: 'string' },
       'no-profile': { type: 'boolean', default: false },
       write: { type: 'boolean' },
       'no-write': { type: 'boolean', default: false },
@@ -110,12 +117,18 @@ export function parseOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(n) || n < 1 || n > 9) throw new Error(`--runs must be 1..9\n${USAGE}`);
     scale.runs = n;
   }
+  if (values.rates !== undefined) {
+    const rates = values.rates.split(',').map((r) => Number(r.trim()));
+    if (rates.length === 0 || rates.some((r) => !Number.isInteger(r) || r < 1))
+      throw new Error(`--rates takes whole messages per second, e.g. 5000,10000\n${USAGE}`);
+    scale.sweepRates = rates;
+  }
   const only = new Set<Scenario>(list(values.only, SCENARIOS, 'scenario') ?? SCENARIOS);
   const servers = list(values.servers, SERVERS, 'server') ?? [...SERVERS];
   const priority = Number(values.priority);
   if (!Number.isInteger(priority) || priority < -20 || priority > 0)
     throw new Error(`--priority must be -20..0\n${USAGE}`);
-  const write = values['no-write'] ? false : (values.write ?? !quick);
+  const write = values['no-write'] ? false : (values.write ?? (!quick && values.rates === undefined));
   return {
     quick,
     only,

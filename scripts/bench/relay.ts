@@ -1,13 +1,22 @@
 // The "limit" line: a minimal Node relay that forwards pre-framed stanzas between TLS sockets with no XML work.
 // Frame: u32 payload length, u32 destination id, payload. A zero-length frame registers the sender under the id
 // (answered with <ok/>). Payloads are forwarded as they are; writes to one destination within one read are
-// coalesced, as a server would batch its output. Usage: relay.ts --port P --cert FILE --key FILE
-import { readFileSync } from 'node:fs';
+// coalesced, as a server would batch its output. Usage: relay.ts --port P --cert FILE --key FILE [--stats FILE]
+// With --stats, SIGUSR2 writes the event-loop delay and garbage collections since the previous signal to FILE (JSON),
+// as Switchboard's /metrics reports its own, so that the harness can tell the relay's pauses from the generator's.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import tls from 'node:tls';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { port: { type: 'string' }, host: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' } },
+  options: {
+    port: { type: 'string' },
+    host: { type: 'string' },
+    cert: { type: 'string' },
+    key: { type: 'string' },
+    stats: { type: 'string' },
+  },
 });
 if (!values.port || !values.cert || !values.key) {
   console.error('usage: relay.ts --port P --cert FILE --key FILE [--host ADDRESS]');
@@ -50,6 +59,34 @@ function onConnection(socket: tls.TLSSocket): void {
   socket.on('error', () => socket.destroy());
   socket.on('close', () => {
     for (let i = 0; i < peers.length; i++) if (peers[i] === socket) peers[i] = undefined;
+  });
+}
+
+const statsFile = values.stats;
+if (statsFile) {
+  // The same resolution as prom-client's default in Switchboard (10 ms): a finer one would wake the relay more often.
+  const delay = monitorEventLoopDelay({ resolution: 10 });
+  delay.enable();
+  let gcCount = 0;
+  let gcMaxMs = 0;
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      gcCount++;
+      gcMaxMs = Math.max(gcMaxMs, e.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  process.on('SIGUSR2', () => {
+    const ms = (ns: number): number => ns / 1e6;
+    const stats = {
+      loop: { p50: ms(delay.percentile(50)), p99: ms(delay.percentile(99)), max: ms(delay.max) },
+      gcCount,
+      gcMaxMs,
+      at: Date.now(),
+    };
+    delay.reset();
+    gcCount = 0;
+    gcMaxMs = 0;
+    writeFileSync(statsFile, JSON.stringify(stats));
   });
 }
 

@@ -223,6 +223,7 @@ export function renderMarkdown(report: BenchReport): string {
   for (const [what, why] of Object.entries(report.notRun)) out.push(`| ${what} | not run | | ${why} | | | | | |`);
   out.push('');
   out.push(...details(report, names));
+  out.push(...renderSweep(report, names));
   if (report.profile) out.push(...renderProfile(report.profile));
   out.push(END);
   return out.join('\n');
@@ -263,6 +264,33 @@ function details(report: BenchReport, names: ServerName[]): string[] {
     out.push(`- **${n}**: ${parts.join('; ')}`);
   }
   out.push('');
+  return out;
+}
+
+/** --rates: latency at each rate, with what the server and the generator did meanwhile. */
+function renderSweep(report: BenchReport, names: ServerName[]): string[] {
+  const out: string[] = [];
+  for (const n of names) {
+    const sweep = report.servers.find((s) => s.name === n)?.messages?.sweep;
+    if (!sweep?.length) continue;
+    if (out.length === 0)
+      out.push(
+        'Latency by rate (`--rates`), one line per run. Server busy: share of its core; loop delay: its event-loop',
+        "delay (10 ms resolution, so about 10 ms when idle); the generator's send lag and its turns over 1 ms show its",
+        'own share; "waited": time the process was runnable but another one held its core.',
+        '',
+        '| server | rate, msg/s | p50, ms | p99, ms | p99.9, ms | server busy | server loop delay p99 / max, ms | generator send lag p99, ms | generator turns over 1 ms (longest, ms) | waited, server / generator, ms |',
+        '|---|---|---|---|---|---|---|---|---|---|',
+      );
+    for (const p of sweep) {
+      const loop =
+        p.serverLoopP99 === undefined ? '—' : `${fmt(p.serverLoopP99, 1)} / ${fmt(p.serverLoopMax ?? Number.NaN, 1)}`;
+      out.push(
+        `| ${n} | ${p.rate.toLocaleString('en')} | ${fmt(p.p50, 2)} | ${fmt(p.p99, 2)} | ${fmt(p.p999, 2)} | ${fmt(p.serverBusy * 100)}% | ${loop} | ${fmt(p.sendLagP99, 2)} | ${p.longTurns} (${fmt(p.turnMax, 1)}) | ${fmt(p.serverRunDelayMs)} / ${fmt(p.genRunDelayMs)} |`,
+      );
+    }
+  }
+  if (out.length > 0) out.push('');
   return out;
 }
 

@@ -12,6 +12,7 @@ import {
   BENCH_HOST,
   type BenchUsers,
   type Launcher,
+  runDelayMsOf,
   SERVER_CORE,
   type ServerHandle,
   sleep,
@@ -62,6 +63,30 @@ export interface MessageFigures {
   commonRate: number;
   p50Common: number[];
   p99Common: number[];
+  /** --rates: latency at each rate, one entry per run. */
+  sweep?: SweepPoint[];
+}
+
+export interface SweepPoint {
+  rate: number;
+  achievedRate: number;
+  p50: number;
+  p99: number;
+  p999: number;
+  lost: number;
+  serverBusy: number;
+  /** The generator's share (see LatencyResult), ms. */
+  sendLagP99: number;
+  longTurns: number;
+  turnMax: number;
+  genGcCount: number;
+  genGcMaxMs: number;
+  genRunDelayMs: number;
+  /** Time the server waited for its core during the run (other work on core 1), ms. */
+  serverRunDelayMs: number;
+  /** The server's event-loop delay during the run, ms, where it reports one. */
+  serverLoopP99?: number;
+  serverLoopMax?: number;
 }
 
 export interface PresenceFigures {
@@ -267,6 +292,39 @@ export async function runMessages(
       'messages',
     );
     await quiesce(server);
+    if (s.sweepRates) {
+      out.sweep = [];
+      for (const rate of s.sweepRates) {
+        for (let run = 1; run <= s.runs; run++) {
+          const r = await latencyRun(server, lg, s, rate);
+          const point: SweepPoint = {
+            rate,
+            achievedRate: r.achievedRate,
+            p50: r.p50,
+            p99: r.p99,
+            p999: r.p999,
+            lost: r.lost,
+            serverBusy: r.serverBusy,
+            sendLagP99: r.sendLagP99,
+            longTurns: r.longTurns,
+            turnMax: r.turnMax,
+            genGcCount: r.gcCount,
+            genGcMaxMs: r.gcMaxMs,
+            genRunDelayMs: r.runDelayMs,
+            serverRunDelayMs: r.serverRunDelay,
+            ...(r.serverLoop ? { serverLoopP99: r.serverLoop.p99, serverLoopMax: r.serverLoop.max } : {}),
+          };
+          out.sweep.push(point);
+          out.latencyLost += r.lost;
+          const f = (v: number | undefined) => (v === undefined ? '-' : v.toFixed(2));
+          log(
+            `  sweep ${rate}/s (achieved ${r.achievedRate.toFixed(0)}/s): p50 ${f(r.p50)} ms, p99 ${f(r.p99)} ms, p99.9 ${f(r.p999)} ms, ${r.lost} lost; server at ${(r.serverBusy * 100).toFixed(0)}% of its core, its loop delay p99 ${f(point.serverLoopP99)} max ${f(point.serverLoopMax)} ms; generator send lag p50 ${f(r.sendLagP50)} p99 ${f(r.sendLagP99)} ms, ${r.longTurns} turns over 1 ms (${f(r.longTurnsMs)} ms in all, longest ${f(r.turnMax)}), GCs (kind count/max ms) ${r.gcKinds}, waited for its core ${f(r.runDelayMs)} ms; server waited for its core ${f(r.serverRunDelay)} ms`,
+          );
+        }
+      }
+      await lg.send({ cmd: 'close' });
+      return out;
+    }
     for (let run = 1; run <= s.runs; run++) {
       const cpu0 = server.cpuMs();
       const r = await lg.send<ThroughputResult>({
@@ -284,6 +342,7 @@ export async function runMessages(
       log(
         `  messages run ${run}: ${r.perSec.toFixed(0)}/s delivered, server ${((cpu * 1000) / r.delivered).toFixed(1)} µs CPU per message, generator at ${(r.loadgenCpu * 100).toFixed(0)}% of its core, ${r.lost} lost`,
       );
+      if (r.lost !== 0) log(`  messages run ${run}: where the lost ones went: ${JSON.stringify(r.loss)}`);
       await sleep(500);
     }
     out.latencyRate = Math.max(1, Math.round(summarize(out.peak).median / 2));
@@ -295,7 +354,7 @@ export async function runMessages(
       out.latencyLost += r.lost;
       out.serverBusyAtHalf.push(r.serverBusy);
       log(
-        `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost, server at ${(r.serverBusy * 100).toFixed(0)}% of its core`,
+        `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost, server at ${(r.serverBusy * 100).toFixed(0)}% of its core; waiting for their cores (other work): server ${r.serverRunDelay.toFixed(0)} ms, generator ${r.runDelayMs.toFixed(0)} ms`,
       );
     }
     for (let run = 1; run <= s.runs; run++) {
@@ -323,11 +382,15 @@ async function latencyRun(
   lg: LoadGen,
   s: Scale,
   rate: number,
-): Promise<LatencyResult & { serverBusy: number }> {
+): Promise<
+  LatencyResult & { serverBusy: number; serverRunDelay: number; serverLoop?: { p50: number; p99: number; max: number } }
+> {
   await quiesce(server, 15_000);
   const holder = CoreHolder.start([SERVER_CORE]);
   try {
+    await server.loopDelay?.();
     const cpu0 = server.cpuMs();
+    const delay0 = runDelayMsOf(server.pid);
     const t0 = Date.now();
     const r = await lg.send<LatencyResult>({
       cmd: 'latency',
@@ -336,7 +399,10 @@ async function latencyRun(
       warmupMs: s.warmupMs,
       durationMs: s.latencyMs,
     });
-    return { ...r, serverBusy: (server.cpuMs() - cpu0) / Math.max(1, Date.now() - t0) };
+    const serverBusy = (server.cpuMs() - cpu0) / Math.max(1, Date.now() - t0);
+    const serverRunDelay = runDelayMsOf(server.pid) - delay0;
+    const serverLoop = await server.loopDelay?.();
+    return { ...r, serverBusy, serverRunDelay, ...(serverLoop ? { serverLoop } : {}) };
   } finally {
     await holder.stop();
   }

@@ -195,6 +195,22 @@ export function storageConformance(name: string, make: MakeStorage): void {
         await kv.set('example.com', 'alice', null); // deleting nothing is fine
       });
 
+      it('reads many users at once, leaving out those without a value and other hosts and stores', async () => {
+        const kv = ctx.s.keyval<unknown>('prefs');
+        const users = Array.from({ length: 1200 }, (_, i) => `user${i}`);
+        for (const [i, user] of users.entries()) if (i % 3 !== 0) await kv.set('example.com', user, { i });
+        await kv.set('example.com', 'zero', 0);
+        await kv.set('example.org', 'user0', 'other host');
+        await ctx.s.keyval<unknown>('other').set('example.com', 'user0', 'other store');
+        const got = await kv.getMany('example.com', [...users, 'zero', 'nobody']);
+        assert.equal(got.size, 800 + 1);
+        assert.equal(got.has('user0'), false);
+        assert.deepEqual(got.get('user1'), { i: 1 });
+        assert.deepEqual(got.get('user1199'), { i: 1199 });
+        assert.equal(got.get('zero'), 0);
+        assert.equal((await kv.getMany('example.com', [])).size, 0);
+      });
+
       it('keeps falsy values distinct from absence', async () => {
         const kv = ctx.s.keyval<unknown>('prefs');
         for (const v of [0, false, '', [], {}]) {

@@ -36,6 +36,12 @@ export interface AccountStore {
 /** One JSON value per (host, user) in a named store (Prosody's keyval). */
 export interface KeyValueStore<T> {
   get(host: string, user: string): Promise<T | null>;
+  /**
+   * The values of several users of one host in one read where the driver can (users without a value are absent
+   * from the map). For caches that fill many entries at once: under load each storage round trip costs at least
+   * an event-loop turn, so a thousand single reads can take seconds where one read of a thousand takes one turn.
+   */
+  getMany(host: string, users: readonly string[]): Promise<Map<string, T>>;
   set(host: string, user: string, value: T | null): Promise<void>;
 }
 

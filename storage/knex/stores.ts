@@ -3,6 +3,9 @@ import type { Knex } from 'knex';
 import type { KeyValueStore, MapStore } from '../api/index.js';
 import { decodeValue, encodeValue } from './codec.js';
 
+/** Users per query of getMany: well under SQLite's limit on bound parameters (999 before 3.32). */
+const GET_MANY_CHUNK = 500;
+
 export function knexKeyValueStore<T>(db: Knex, store: string): KeyValueStore<T> {
   return {
     async get(host, user) {
@@ -10,6 +13,18 @@ export function knexKeyValueStore<T>(db: Knex, store: string): KeyValueStore<T> 
         | { value: string }
         | undefined;
       return row ? decodeValue<T>(row.value) : null;
+    },
+
+    async getMany(host, users) {
+      const out = new Map<string, T>();
+      for (let i = 0; i < users.length; i += GET_MANY_CHUNK) {
+        const rows = (await db('keyval')
+          .select('username', 'value')
+          .where({ store, host })
+          .whereIn('username', users.slice(i, i + GET_MANY_CHUNK))) as { username: string; value: string }[];
+        for (const r of rows) out.set(r.username, decodeValue<T>(r.value));
+      }
+      return out;
     },
 
     async set(host, user, value) {

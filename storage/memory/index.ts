@@ -142,6 +142,14 @@ export function createMemoryStorage(): StorageDriver {
         const v = keyvalData.get(key(host, user))?.get(store);
         return v === undefined ? null : decode<T>(v);
       },
+      async getMany(host, users) {
+        const out = new Map<string, T>();
+        for (const user of users) {
+          const v = keyvalData.get(key(host, user))?.get(store);
+          if (v !== undefined) out.set(user, decode<T>(v));
+        }
+        return out;
+      },
       async set(host, user, value) {
         const owner = key(host, user);
         if (value === null) {

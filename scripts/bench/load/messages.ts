@@ -1,6 +1,7 @@
 // One-to-one messages between pairs of held connections: closed-loop peak throughput (each sender keeps a
 // fixed window of messages in flight, refilled as its receiver gets them) and open-loop latency at a fixed rate.
-import { performance } from 'node:perf_hooks';
+import { type PerformanceEntry, PerformanceObserver, performance } from 'node:perf_hooks';
+import { runDelayMsOf } from '../servers/common.js';
 import { percentileSorted, SampleBuffer } from '../stats.js';
 import { childText } from '../xml-scan.js';
 import type { Conn } from './conn.js';
@@ -43,10 +44,39 @@ export interface ThroughputResult {
   delivered: number;
   /** Messages sent but never received, after a drain period. */
   lost: number;
+  /** Where the lost ones went, for a diagnosis: see `LossReport`. */
+  loss: LossReport;
   /** Share of one core the load generator used during the measured window. */
   loadgenCpu: number;
   /** The measured window on the machine's monotonic clock (process.hrtime, ns), for cutting a CPU profile. */
   windowNs: [string, string];
+}
+
+/** What the generator can tell about messages that were sent and never received. */
+export interface LossReport {
+  /** Error stanzas the senders received back (bounces), and the first few of them as received. */
+  bounced: number;
+  bounceSamples: string[];
+  /** Connections (senders or receivers) that were closed when the run ended. */
+  closedConns: number;
+  /** Pairs that lost at least one message, and the first few as "index: sent/received". */
+  lossyPairs: number;
+  pairSamples: string[];
+}
+
+function lossReport(pairs: Pair[], sentBy: Int32Array, gotBy: Int32Array, bounces: string[], n: number): LossReport {
+  let closedConns = 0;
+  let lossyPairs = 0;
+  const pairSamples: string[] = [];
+  pairs.forEach((p, i) => {
+    closedConns += (p.sender.closed ? 1 : 0) + (p.receiver.closed ? 1 : 0);
+    if ((sentBy[i] as number) > (gotBy[i] as number)) {
+      lossyPairs++;
+      if (pairSamples.length < 10)
+        pairSamples.push(`${i} (${p.sender.user}->${p.receiver.user}): ${sentBy[i]}/${gotBy[i]}`);
+    }
+  });
+  return { bounced: n, bounceSamples: bounces, closedConns, lossyPairs, pairSamples };
 }
 
 export async function throughput(
@@ -56,6 +86,10 @@ export async function throughput(
   const pairs = makePairs(conns, o.pairs);
   const one = pairs.map((p) => encode(p, PAYLOAD));
   const pending = new Int32Array(pairs.length);
+  const sentBy = new Int32Array(pairs.length);
+  const gotBy = new Int32Array(pairs.length);
+  const bounces: string[] = [];
+  let bounced = 0;
   let running = true;
   let scheduled = false;
   let sent = 0;
@@ -68,6 +102,7 @@ export async function throughput(
       if (k === 0) continue;
       pending[i] = 0;
       sent += k;
+      sentBy[i] = (sentBy[i] as number) + k;
       // One write (one TLS record) per message, as clients send them: batching several per record would make the
       // peak a measure of batched reads, which the open-loop latency runs at half that rate would not see.
       const sender = (pairs[i] as Pair).sender;
@@ -82,6 +117,7 @@ export async function throughput(
     p.receiver.onStanza = (c, xml) => {
       if (!xml.startsWith('<message')) return;
       delivered++;
+      gotBy[i] = (gotBy[i] as number) + 1;
       if (c.recvAt >= from && c.recvAt < to) counted++;
       if (!running) return;
       pending[i] = (pending[i] as number) + 1;
@@ -91,6 +127,13 @@ export async function throughput(
       }
     };
   });
+  for (const p of pairs) {
+    p.sender.onStanza = (_c, xml) => {
+      if (!xml.startsWith('<message') || (!xml.includes("type='error'") && !xml.includes('type="error"'))) return;
+      bounced++;
+      if (bounces.length < 5) bounces.push(xml.slice(0, 600));
+    };
+  }
   for (let i = 0; i < pairs.length; i++) pending[i] = o.window;
   flush();
   await sleep(o.warmupMs);
@@ -103,12 +146,16 @@ export async function throughput(
   const loadgenCpu = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
   running = false;
   await drain(() => delivered >= sent, 15_000);
-  for (const p of pairs) p.receiver.onStanza = null;
+  for (const p of pairs) {
+    p.receiver.onStanza = null;
+    p.sender.onStanza = null;
+  }
   return {
     perSec: counted / (o.measureMs / 1000),
     sent,
     delivered,
     lost: sent - delivered,
+    loss: lossReport(pairs, sentBy, gotBy, bounces, bounced),
     loadgenCpu,
     windowNs: [String(ns0), String(ns1)],
   };
@@ -125,7 +172,27 @@ export interface LatencyResult {
   p999: number;
   max: number;
   loadgenCpu: number;
+  /**
+   * The generator's own share of the latency (ms): how late it wrote messages after their intended time (p50, p99),
+   * and its event-loop turns over 1 ms (how many, their sum, the longest): a message that arrives during a long
+   * turn is read late.
+   */
+  sendLagP50: number;
+  sendLagP99: number;
+  longTurns: number;
+  longTurnsMs: number;
+  turnMax: number;
+  /** Garbage collections in the generator while measuring: how many, the longest and their sum, ms. */
+  gcCount: number;
+  gcMaxMs: number;
+  gcTotalMs: number;
+  /** The same by kind (minor, major, incremental, weakcb): "kind count/max ms". */
+  gcKinds: string;
+  /** Time the generator was runnable but waited for its core while measuring (other work on core 0), ms. */
+  runDelayMs: number;
 }
+
+const GC_KINDS: Record<number, string> = { 1: 'minor', 4: 'major', 8: 'incremental', 16: 'weakcb' };
 
 export async function latency(
   conns: Conn[],
@@ -151,6 +218,29 @@ export async function latency(
   let cpu0 = process.cpuUsage();
   let wall0 = performance.now();
   let lastSend = 0;
+  // Sized up front like `samples`: growing a large buffer mid-run stalled the generator for milliseconds.
+  const sendLag = new SampleBuffer(Math.round((o.rate * o.durationMs) / 1000) + 16);
+  const turns = { long: 0, longMs: 0, max: 0 };
+  const debugTurns = process.env.SB_BENCH_DEBUG_TURNS === '1';
+  let lastTick = 0;
+  const gc = { count: 0, max: 0, total: 0 };
+  const kinds = new Map<number, { count: number; max: number }>();
+  let runDelay0 = 0;
+  let runDelay = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.startTime < measureFrom) continue;
+      gc.count++;
+      gc.total += e.duration;
+      gc.max = Math.max(gc.max, e.duration);
+      const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind ?? 0;
+      const k = kinds.get(kind) ?? { count: 0, max: 0 };
+      k.count++;
+      k.max = Math.max(k.max, e.duration);
+      kinds.set(kind, k);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   await new Promise<void>((resolve) => {
     const tick = (): void => {
       const now = performance.now();
@@ -158,10 +248,24 @@ export async function latency(
         cpu0 = process.cpuUsage();
         wall0 = now;
       }
+      const measuring = now >= measureFrom;
+      if (measuring && lastTick < measureFrom) runDelay0 = runDelayMsOf('self');
+      if (measuring && lastTick >= measureFrom) {
+        const turn = now - lastTick;
+        if (turn > 1) {
+          turns.long++;
+          turns.longMs += turn;
+          if (turn > turns.max) turns.max = turn;
+          if (debugTurns && turn > 5)
+            console.error(`turn ${turn.toFixed(1)} ms at +${(lastTick - measureFrom).toFixed(0)} ms`);
+        }
+      }
+      lastTick = now;
       const due = Math.min(total, Math.floor((now - start) / interval) + 1);
       while (sent < due) {
         const p = pairs[sent % pairs.length] as Pair;
         const intended = start + sent * interval;
+        if (measuring) sendLag.push(now - intended);
         p.sender.write(encode(p, `t${intended.toFixed(3)} ${PAYLOAD}`));
         sent++;
       }
@@ -169,15 +273,20 @@ export async function latency(
       // Polling (not a 1 ms timer) sends each message close to its time and reads arrivals as they come; the
       // generator's core is its own, so spinning costs nothing that is measured.
       if (sent < total) setImmediate(tick);
-      else resolve();
+      else {
+        runDelay = runDelayMsOf('self') - runDelay0;
+        resolve();
+      }
     };
     setTimeout(tick, Math.max(0, start - performance.now()));
   });
   const cpu = process.cpuUsage(cpu0);
   const loadgenCpu = (cpu.user + cpu.system) / 1000 / Math.max(1, lastSend - wall0);
   await drain(() => received >= sent, 10_000);
+  gcObserver.disconnect();
   for (const p of pairs) p.receiver.onStanza = null;
   const sorted = samples.sorted();
+  const lags = sendLag.sorted();
   return {
     rate: o.rate,
     achievedRate: (sent / Math.max(1, lastSend - start)) * 1000,
@@ -189,5 +298,15 @@ export async function latency(
     p999: percentileSorted(sorted, 99.9),
     max: percentileSorted(sorted, 100),
     loadgenCpu,
+    sendLagP50: percentileSorted(lags, 50),
+    sendLagP99: percentileSorted(lags, 99),
+    longTurns: turns.long,
+    longTurnsMs: turns.longMs,
+    turnMax: turns.max,
+    gcCount: gc.count,
+    gcMaxMs: gc.max,
+    gcTotalMs: gc.total,
+    gcKinds: [...kinds].map(([kind, k]) => `${GC_KINDS[kind] ?? kind} ${k.count}/${k.max.toFixed(1)}`).join(', '),
+    runDelayMs: runDelay,
   };
 }

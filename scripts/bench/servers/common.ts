@@ -29,6 +29,11 @@ export interface ServerHandle {
   writtenBytes(): number;
   /** Where the memory goes, in bytes, when the server can tell (Switchboard: its own /metrics). */
   memoryDetail?(): Promise<Record<string, number>>;
+  /**
+   * The server's event-loop delay since the previous call, ms (Switchboard: prom-client's monitorEventLoopDelay,
+   * which restarts at each read of /metrics).
+   */
+  loopDelay?(): Promise<{ p50: number; p99: number; max: number }>;
   stop(): Promise<void>;
 }
 
@@ -102,6 +107,15 @@ export function cpuMsOf(pid: number): number {
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]);
   return (ticks * 1000) / CLOCK_TICKS;
+}
+
+/**
+ * Time the process's main thread has spent runnable but waiting for a CPU, ms (/proc/PID/schedstat): on a shared
+ * machine, what other work on the same core cost it.
+ */
+export function runDelayMsOf(pid: number | 'self'): number {
+  const fields = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ');
+  return Number(fields[1]) / 1e6;
 }
 
 /** Bytes the process has passed to write calls so far (files and sockets, all threads), from /proc/PID/io. */

@@ -84,6 +84,14 @@ async function nodeMemory(metricsPort: number): Promise<Record<string, number>> 
   };
 }
 
+async function loopDelay(metricsPort: number): Promise<{ p50: number; p99: number; max: number }> {
+  const res = await fetch(`http://${BENCH_HOST}:${metricsPort}/metrics`);
+  const text = await res.text();
+  const read = (name: string): number =>
+    1000 * Number(new RegExp(`^switchboard_nodejs_eventloop_lag_${name}_seconds ([0-9.e+-]+)$`, 'm').exec(text)?.[1]);
+  return { p50: read('p50'), p99: read('p99'), max: read('max') };
+}
+
 export function switchboardLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
   const dir = join(opts.dir, 'switchboard');
   mkdirSync(dir, { recursive: true });
@@ -171,6 +179,7 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
         cpuMs: () => cpuMsOf(pid),
         writtenBytes: () => writtenBytesOf(pid),
         memoryDetail: () => nodeMemory(metricsPort),
+        loopDelay: () => loopDelay(metricsPort),
         stop: () => stopChild(child),
       };
     },

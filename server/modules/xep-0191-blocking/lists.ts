@@ -8,6 +8,9 @@ export class BlockLists {
   /** Recently used lists; bounded so that a large user base cannot grow it forever. */
   private readonly cache: RecentCache<string, ReadonlySet<string>>;
   private readonly loading = new Map<string, Promise<ReadonlySet<string>>>();
+  /** Lists asked for and not yet read, with their waiters; read together by the next read (see `get`). */
+  private queued = new Map<string, { resolve: (list: ReadonlySet<string>) => void; reject: (err: unknown) => void }>();
+  private reading = false;
   /** Changes of one user are serial, so concurrent block and unblock commands cannot lose each other. */
   private readonly serial = new KeyedSerial();
 
@@ -24,24 +27,60 @@ export class BlockLists {
     return this.cache.get(user);
   }
 
+  /**
+   * The user's list, from memory or storage. Lists not in memory are read in batches: one read at a time, and
+   * every list asked for meanwhile goes into the next one. Under load each storage round trip waits for an
+   * event-loop turn; read one by one, the lists of a thousand users logging in at once took longer than the hook
+   * deadline, and the messages waiting for them were bounced (docs/benchmarks.md).
+   */
   get(user: string): Promise<ReadonlySet<string>> {
     const hit = this.cache.get(user);
     if (hit) return Promise.resolve(hit);
     let p = this.loading.get(user);
     if (!p) {
-      p = this.store.get(this.host, user).then((stored) => {
-        // An update that finished while this read was under way holds the newer list.
-        const current = this.cache.get(user) ?? new Set(stored ?? []);
-        this.cache.set(user, current);
-        return current;
-      });
-      const settle = (): void => {
-        this.loading.delete(user);
-      };
-      p.then(settle, settle);
+      p = new Promise<ReadonlySet<string>>((resolve, reject) => this.queued.set(user, { resolve, reject }));
       this.loading.set(user, p);
+      if (!this.reading) this.readQueued();
     }
     return p;
+  }
+
+  private readQueued(): void {
+    this.reading = true;
+    // Lists asked for in the same turn of the event loop as this one go into the same read.
+    queueMicrotask(() => {
+      const batch = this.queued;
+      this.queued = new Map();
+      const users = [...batch.keys()];
+      const read = users.length === 1 ? this.readOne(users[0] as string) : this.store.getMany(this.host, users);
+      read
+        .then(
+          (stored) => {
+            for (const [user, waiter] of batch) {
+              this.loading.delete(user);
+              // An update that finished while this read was under way holds the newer list.
+              const current = this.cache.get(user) ?? new Set(stored.get(user) ?? []);
+              this.cache.set(user, current);
+              waiter.resolve(current);
+            }
+          },
+          (err: unknown) => {
+            for (const [user, waiter] of batch) {
+              this.loading.delete(user);
+              waiter.reject(err);
+            }
+          },
+        )
+        .finally(() => {
+          this.reading = false;
+          if (this.queued.size > 0) this.readQueued();
+        });
+    });
+  }
+
+  private async readOne(user: string): Promise<Map<string, string[]>> {
+    const stored = await this.store.get(this.host, user);
+    return stored ? new Map([[user, stored]]) : new Map();
   }
 
   /** Adds the JIDs; resolves with those that were not blocked before. */
