@@ -8,8 +8,8 @@ import type { ThroughputResult } from './load/messages.js';
 import { LoadGen } from './loadgen-client.js';
 import { type BenchOptions, parseOptions, type ServerName } from './options.js';
 import { newestProfile, summarizeProfile } from './profile.js';
-import { type BenchReport, mergeDocument, renderMarkdown, type ServerResult } from './report.js';
-import { type Log, runIdle, runLogin, runMessages, runPresence, targetOf } from './scenarios.js';
+import { type BenchReport, chooseCommonRate, mergeDocument, renderMarkdown, type ServerResult } from './report.js';
+import { type Log, runCommonLatency, runIdle, runLogin, runMessages, runPresence, targetOf } from './scenarios.js';
 import { type BenchUsers, type Launcher, makeCertificate, makeUsers, type ServerHandle } from './servers/common.js';
 import { ejabberdLauncher } from './servers/ejabberd.js';
 import { prosodyLauncher } from './servers/prosody.js';
@@ -55,6 +55,51 @@ async function attempt<T>(result: ServerResult, scenario: string, fn: () => Prom
   }
 }
 
+/**
+ * A fresh server for each scenario: what one leaves behind (a logout backlog in storage, a grown heap) is not
+ * charged to the next.
+ */
+async function withServer<T>(l: Launcher, fn: (server: ServerHandle) => Promise<T>): Promise<T> {
+  const server = await l.start();
+  try {
+    return await fn(server);
+  } finally {
+    await server.stop();
+  }
+}
+
+/**
+ * Second pass of the message scenario, once every server's peak is known: latency at one rate for all of them
+ * (chooseCommonRate), each on a server started for it.
+ */
+async function benchCommonRate(list: Launcher[], users: BenchUsers, o: BenchOptions, report: BenchReport) {
+  const choice = chooseCommonRate(report.servers, o.scale.commonRate);
+  report.commonRate = choice;
+  log(
+    choice.basis === 'competitor'
+      ? `common latency rate: ${choice.rate}/s, 50% of ${choice.from}'s median peak (${Math.round(choice.peak ?? 0)}/s)`
+      : `common latency rate: ${choice.rate}/s, the configured rate (no Prosody or ejabberd peak in this run)`,
+  );
+  for (const l of list) {
+    const result = report.servers.find((r) => r.name === l.name);
+    const m = result?.messages;
+    if (!result || !m) continue;
+    log(`${l.name}: latency at the common rate, ${choice.rate}/s`);
+    const c = await attempt(result, 'messages (common rate)', () =>
+      withServer(l, (s) => runCommonLatency(s, users, o.scale, choice.rate, log)),
+    );
+    m.commonRate = choice.rate;
+    if (!c) continue;
+    m.p50Common = c.p50;
+    m.p99Common = c.p99;
+    m.p999Common = c.p999;
+    m.serverBusyAtCommon = c.serverBusy;
+    m.achievedCommon = c.achievedRate;
+    m.commonLost = c.lost;
+    m.latencyLost += c.lost;
+  }
+}
+
 async function benchServer(l: Launcher, users: BenchUsers, o: BenchOptions): Promise<ServerResult> {
   const name = l.name as ServerName;
   log(`${name}: preparing accounts and rosters`);
@@ -65,16 +110,7 @@ async function benchServer(l: Launcher, users: BenchUsers, o: BenchOptions): Pro
   // The relay holds bare TLS connections: the memory floor of a Node TLS socket, as its message figures are the
   // floor of forwarding.
   if (o.only.has('idle')) result.idle = await attempt(result, 'idle', () => runIdle(l, users, o.scale, log));
-  // A fresh server for each scenario: what one leaves behind (a logout backlog in storage, a grown heap) is not
-  // charged to the next.
-  const fresh = async <T>(fn: (server: ServerHandle) => Promise<T>): Promise<T> => {
-    const server = await l.start();
-    try {
-      return await fn(server);
-    } finally {
-      await server.stop();
-    }
-  };
+  const fresh = <T>(fn: (server: ServerHandle) => Promise<T>): Promise<T> => withServer(l, fn);
   if (xmpp && o.only.has('login'))
     result.login = await attempt(result, 'login', () => fresh((s) => runLogin(s, users, o.scale, log)));
   if (o.only.has('messages'))
@@ -186,6 +222,7 @@ async function main(): Promise<void> {
     const users = makeUsers(general, s.presenceUsers, s.contacts);
     const list = launchers(o, dir, tls);
     for (const l of list) report.servers.push(await benchServer(l, users, o));
+    if (o.only.has('messages') && !s.sweepRates) await benchCommonRate(list, users, o, report);
     const sb = list.find((l) => l.name === 'switchboard');
     if (sb && o.profile && o.only.has('messages')) {
       try {

@@ -19,10 +19,13 @@ export interface Scale {
   warmupMs: number;
   measureMs: number;
   latencyMs: number;
-  /** A rate every server sustains, for latency at equal load (messages/s). */
+  /**
+   * Latency at equal load (messages/s) when no competitor's peak is measured in the same run (only Switchboard or
+   * the relay selected); otherwise the common rate is 50% of the better peak of Prosody and ejabberd.
+   */
   commonRate: number;
   /**
-   * --rates: instead of the peak and the latency runs at half of it and at `commonRate`, latency at each of these
+   * --rates: instead of the peak and the latency runs at half of it and at the common rate, latency at each of these
    * rates (messages/s), to see where it rises and why (the generator's and the server's share are reported).
    */
   sweepRates?: number[];

@@ -59,10 +59,21 @@ export interface MessageFigures {
   latencyLost: number;
   /** Share of its core the server used during the half-peak latency runs. */
   serverBusyAtHalf: number[];
-  /** The same measurement at `commonRate`, equal for every server. */
+  /**
+   * The same measurement at one rate equal for every server: 50% of the better median peak of Prosody and ejabberd
+   * in the same bench run, or the configured `commonRate` when neither has one (see `BenchReport.commonRate`).
+   * Measured in a second pass, once every server's peak is known, on a freshly started server.
+   */
   commonRate: number;
   p50Common: number[];
   p99Common: number[];
+  p999Common?: number[];
+  /** Share of its core the server used during the common-rate runs (above ~0.9: at or past its capacity). */
+  serverBusyAtCommon?: number[];
+  /** Messages per second the generator actually sent in the common-rate runs. */
+  achievedCommon?: number[];
+  /** Messages not received after the drain period of the common-rate runs (also counted in `latencyLost`). */
+  commonLost?: number;
   /** --rates: latency at each rate, one entry per run. */
   sweep?: SweepPoint[];
 }
@@ -263,7 +274,7 @@ export async function runIdle(launcher: Launcher, users: BenchUsers, s: Scale, l
   return out;
 }
 
-/** Peak throughput over `runs` runs, then latency at half the median peak. */
+/** Peak throughput over `runs` runs, then latency at half the median peak (the common rate: runCommonLatency). */
 export async function runMessages(
   server: ServerHandle,
   users: BenchUsers,
@@ -357,13 +368,54 @@ export async function runMessages(
         `  latency run ${run} at ${out.latencyRate}/s (half of peak): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost, server at ${(r.serverBusy * 100).toFixed(0)}% of its core; waiting for their cores (other work): server ${r.serverRunDelay.toFixed(0)} ms, generator ${r.runDelayMs.toFixed(0)} ms`,
       );
     }
+    // The common-rate runs come later (runCommonLatency), once every server's peak is known.
+    await lg.send({ cmd: 'close' });
+  } finally {
+    await lg.exit();
+  }
+  return out;
+}
+
+export interface CommonLatency {
+  rate: number;
+  p50: number[];
+  p99: number[];
+  p999: number[];
+  serverBusy: number[];
+  achievedRate: number[];
+  lost: number;
+}
+
+/**
+ * Second pass of the message scenario: `runs` open-loop latency runs at `rate`, the same for every server, on a
+ * server started for it (the same 2 × pairs users log in again). A server past its capacity at that rate is measured
+ * all the same: each run sends a fixed count, drains for a bounded time and counts what never arrived as lost.
+ */
+export async function runCommonLatency(
+  server: ServerHandle,
+  users: BenchUsers,
+  s: Scale,
+  rate: number,
+  log: Log,
+): Promise<CommonLatency> {
+  const lg = await LoadGen.start(process.cwd());
+  const out: CommonLatency = { rate, p50: [], p99: [], p999: [], serverBusy: [], achievedRate: [], lost: 0 };
+  try {
+    checkLogin(
+      await login(lg, targetOf(server, users), users.general.slice(0, 2 * s.pairs), 0, s.loginConcurrency),
+      'messages (common rate)',
+    );
+    await quiesce(server);
     for (let run = 1; run <= s.runs; run++) {
-      const r = await latencyRun(server, lg, s, s.commonRate);
-      out.p50Common.push(r.p50);
-      out.p99Common.push(r.p99);
-      out.latencyLost += r.lost;
+      const r = await latencyRun(server, lg, s, rate);
+      out.p50.push(r.p50);
+      out.p99.push(r.p99);
+      out.p999.push(r.p999);
+      out.serverBusy.push(r.serverBusy);
+      out.achievedRate.push(r.achievedRate);
+      out.lost += r.lost;
       log(
-        `  latency run ${run} at ${s.commonRate}/s (common rate): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, ${r.lost} lost`,
+        `  latency run ${run} at ${rate}/s (common rate): p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, p99.9 ${r.p999.toFixed(2)} ms, ${r.lost} lost, server at ${(r.serverBusy * 100).toFixed(0)}% of its core`,
       );
     }
     await lg.send({ cmd: 'close' });
