@@ -11,6 +11,7 @@ import {
   type AuthThrottle,
   availableMechanisms,
   createMechanism,
+  releaseChannelBinding,
   type SaslStep,
   tlsChannelBinding,
 } from '../stream/sasl/index.js';
@@ -63,7 +64,8 @@ export function validateHeader(s: C2SSession, name: string, attrs: Record<string
   } catch {
     host = null;
   }
-  if (!host || !s.deps.host(host)) {
+  const served = host ? s.deps.host(host) : undefined;
+  if (!host || !served) {
     if (!s.streamHost) s.streamHost = null;
     return new StreamError(
       'host-unknown',
@@ -73,7 +75,8 @@ export function validateHeader(s: C2SSession, name: string, attrs: Record<string
   // A restart (after STARTTLS or SASL) must stay on the same host: credentials and certificates belong to it.
   if (s.streamHost !== null && s.streamHost !== host)
     return new StreamError('host-unknown', "a stream restart must keep the same 'to'");
-  s.streamHost = host;
+  // The host's own name: one string shared by all its sessions rather than one per stream header.
+  s.streamHost = served.name;
   const major = Number.parseInt((attrs.version ?? '0').split('.')[0] ?? '0', 10);
   if (!(major >= 1)) return new StreamError('unsupported-version', 'XMPP 1.0 streams only');
   return null;
@@ -236,6 +239,9 @@ async function saslStep(s: C2SSession, step: SaslStep): Promise<void> {
   if (user === null) throw new SaslFailure('not-authorized');
   const name = s.sasl?.name ?? '';
   s.sasl = null;
+  s.state.delete('sasl-user');
+  // Nothing needs the channel binding data any more: no second authentication on this stream.
+  releaseChannelBinding(s.socket);
   s.authUser = user;
   s.deps.throttleIp.succeed(s.ip);
   s.deps.throttleUser.succeed(`${user}@${s.host}`);
@@ -324,7 +330,6 @@ async function handleBind(s: C2SSession, el: Element): Promise<void> {
 export function bindResource(s: C2SSession): void {
   const old = s.deps.sessions.add(s);
   if (old && old !== s) old.close(new StreamError('conflict', 'replaced by a new session'));
-  s.log = s.log.child({ jid: s.jid.toString() });
   const host = s.deps.host(s.host);
   void host
     ?.fire('resource-bind', { session: s })

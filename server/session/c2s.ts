@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import type { Logger } from 'pino';
-import { type StanzaError, StreamError } from '../errors/index.js';
+import { type StanzaError, StreamError, type StreamErrorCondition } from '../errors/index.js';
 import { Jid } from '../jid/index.js';
 import type { SaslMechanism } from '../stream/sasl/index.js';
 import type { Element } from '../xml/element.js';
-import { XmlFramer } from '../xml/framer.js';
+import { type FramerHandler, XmlFramer } from '../xml/framer.js';
 import { NS } from '../xml/ns.js';
 import { bindResource, type C2SDeps, handleNegotiation, sendFeatures, validateHeader } from './c2s-negotiation.js';
 import { clientErrorReply, handleStanza } from './c2s-stanza.js';
@@ -24,6 +24,9 @@ const LOW_WATER = 64;
 const MAX_WRITE_BUFFER = 16 * 1024 * 1024;
 /** Stream errors the client did not cause: the stream is unfinished, and a resumable session survives (XEP-0198 §7). */
 const SERVER_FAULTS: ReadonlySet<string> = new Set(['internal-server-error']);
+/** The session a socket delivers to, so that its listeners can be shared functions rather than closures. */
+const SESSION = Symbol('c2s session');
+type SessionSocket = Socket & { [SESSION]?: C2SSession };
 
 export class C2SSession implements ClientStream {
   readonly kind = 'c2s' as const;
@@ -42,11 +45,12 @@ export class C2SSession implements ClientStream {
   available = false;
   sasl: { mech: SaslMechanism; name: string } | null = null;
   saslFailures = 0;
-  log: Logger;
+  /** Created on first use: most sessions never log (see `log`). */
+  private logger: Logger | null = null;
   onStanzaHandled: (() => void) | null = null;
   onTransportLost: ((reason: string) => boolean) | null = null;
   /** The session the framer delivers to: re-pointed when a resumed session takes the transport (XEP-0198 §5). */
-  private input: { session: C2SSession } = { session: this };
+  private input: InstanceType<typeof C2SSession.FramerInput>;
   private framer: XmlFramer;
   private headerSent = false;
   private closed = false;
@@ -61,9 +65,10 @@ export class C2SSession implements ClientStream {
     this.corked = null;
     socket?.uncork();
   };
-  private idleWaiters: (() => void)[] = [];
+  private idleWaiters: (() => void)[] | null = null;
   private readonly outbound = new OutboundChain((el) => this.emit(el));
-  private readonly negotiationTimer: NodeJS.Timeout;
+  /** Until the resource is bound (then let go of, like everything only negotiation needs). */
+  private negotiationTimer: NodeJS.Timeout | null;
 
   constructor(
     socket: Socket,
@@ -73,7 +78,7 @@ export class C2SSession implements ClientStream {
     this.socket = socket;
     this.secure = directTls;
     this.ip = socket.remoteAddress ?? 'unknown';
-    this.log = deps.log.child({ sid: this.id, ip: this.ip });
+    this.input = new C2SSession.FramerInput(this);
     this.framer = this.makeFramer();
     this.attach(socket);
     this.negotiationTimer = setTimeout(() => {
@@ -100,27 +105,70 @@ export class C2SSession implements ClientStream {
     return this.boundJid !== null;
   }
 
+  /** The session's logger, with its id, address and (once bound) JID; a pino child is made on first use only. */
+  get log(): Logger {
+    if (this.logger === null) {
+      const jid = this.boundJid;
+      this.logger = this.deps.log.child(
+        jid ? { sid: this.id, ip: this.ip, jid: jid.toString() } : { sid: this.id, ip: this.ip },
+      );
+    }
+    return this.logger;
+  }
+  set log(logger: Logger) {
+    this.logger = logger;
+  }
+
+  /** What the framer calls, as methods on one small object per session rather than closures per framer. */
+  private static readonly FramerInput = class implements FramerHandler {
+    constructor(public session: C2SSession) {}
+    streamOpen(name: string, attrs: Record<string, string>): void {
+      this.session.onStreamOpen(name, attrs);
+    }
+    stanza(el: Element): void {
+      this.session.onElement(el);
+    }
+    // RFC 6120 §5.4.3.3: a close that followed <starttls/> in plaintext is discarded like any other input.
+    streamClose(): void {
+      if (!this.session.discarding) this.session.enqueue(CLOSE);
+    }
+    error(condition: StreamErrorCondition, text: string): void {
+      if (!this.session.discarding) this.session.close(new StreamError(condition, text));
+    }
+  };
+
   private makeFramer(): XmlFramer {
-    const input = this.input;
-    return new XmlFramer(this.deps.limits, {
-      streamOpen: (name, attrs) => input.session.onStreamOpen(name, attrs),
-      stanza: (el) => input.session.onElement(el),
-      // RFC 6120 §5.4.3.3: a close that followed <starttls/> in plaintext is discarded like any other input.
-      streamClose: () => {
-        if (!input.session.discarding) input.session.enqueue(CLOSE);
-      },
-      error: (condition, text) => {
-        if (!input.session.discarding) input.session.close(new StreamError(condition, text));
-      },
-    });
+    return new XmlFramer(this.deps.limits, this.input);
+  }
+
+  /** Input from the transport (the socket listeners below call this). */
+  receive(chunk: Buffer): void {
+    if (!this.discarding) this.framer.write(chunk);
+  }
+
+  /** The TLS handshake after STARTTLS is done: the stream restarts (RFC 6120 §5.4.3.3). Once only. */
+  tlsEstablished(): void {
+    if (this.secure) return;
+    this.secure = true;
+    this.framer = this.makeFramer();
+    this.discarding = false;
+  }
+
+  /**
+   * Takes this module's listeners off a socket, and only those: the listener's own 'close' listener (which keeps
+   * its set of open sockets) must stay, or the socket would be kept in that set for ever.
+   */
+  private static detach(socket: Socket): void {
+    socket.removeListener('data', onSocketData);
+    socket.removeListener('error', onSocketError);
+    socket.removeListener('close', onSocketClose);
   }
 
   private attach(socket: Socket): void {
-    socket.on('data', (chunk: Buffer) => {
-      if (!this.discarding) this.framer.write(chunk);
-    });
-    socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error'));
-    socket.on('close', () => this.onSocketClosed());
+    (socket as SessionSocket)[SESSION] = this;
+    socket.on('data', onSocketData);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     socket.setKeepAlive(true, 60_000);
     socket.setNoDelay(true);
   }
@@ -162,7 +210,10 @@ export class C2SSession implements ClientStream {
 
   whenIdle(): Promise<void> {
     if (!this.running) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    return new Promise((resolve) => {
+      this.idleWaiters ??= [];
+      this.idleWaiters.push(resolve);
+    });
   }
 
   /** RFC 6120 §10.1: stanzas from one stream are processed in the order received. */
@@ -185,7 +236,11 @@ export class C2SSession implements ClientStream {
       this.fail(err);
     } finally {
       this.running = false;
-      for (const w of this.idleWaiters.splice(0)) w();
+      // Storing the length of the empty queue lets V8 drop the storage a burst grew it to.
+      if (this.queue.length === 0) this.queue.length = 0;
+      const waiters = this.idleWaiters;
+      this.idleWaiters = null;
+      if (waiters !== null) for (const w of waiters) w();
     }
   }
 
@@ -203,8 +258,16 @@ export class C2SSession implements ClientStream {
   /** Completes resource binding (RFC 6120 §7) and registers the session. */
   bound(jid: Jid): void {
     this.boundJid = jid;
-    clearTimeout(this.negotiationTimer);
+    this.stopNegotiationTimer();
+    // A logger made during negotiation is made again, with the JID, when next needed.
+    this.logger = null;
     bindResource(this);
+  }
+
+  private stopNegotiationTimer(): void {
+    if (this.negotiationTimer === null) return;
+    clearTimeout(this.negotiationTimer);
+    this.negotiationTimer = null;
   }
 
   /** Sends a stanza (or, during negotiation, any element) through the outbound filters to the wire. */
@@ -255,16 +318,12 @@ export class C2SSession implements ClientStream {
     // <proceed/> must be on the wire, in plaintext, before the socket is wrapped.
     this.uncork();
     const raw = this.socket;
-    raw.removeAllListeners('data');
-    raw.removeAllListeners('close');
-    raw.removeAllListeners('error');
+    C2SSession.detach(raw);
     this.queue.length = 0;
     const tlsSocket = new TLSSocket(raw, { isServer: true, ...this.deps.tlsOptions() });
-    tlsSocket.once('secure', () => {
-      this.secure = true;
-      this.framer = this.makeFramer();
-      this.discarding = false;
-    });
+    // on(), not once(): taking a listener off makes V8 turn the socket's listener table into a slower and
+    // larger dictionary for the rest of the connection.
+    tlsSocket.on('secure', onSocketSecure);
     this.socket = tlsSocket;
     this.attach(tlsSocket);
     raw.resume();
@@ -321,7 +380,8 @@ export class C2SSession implements ClientStream {
     return this.hibernation;
   }
 
-  private onSocketClosed(): void {
+  /** The transport is gone (the socket's 'close'). */
+  transportClosed(): void {
     const wasOpen = !this.closed;
     // XEP-0198 §7: a stream that was not closed cleanly is unfinished; a resumable session stays bound.
     if (wasOpen && this.isBound && this.onTransportLost?.('connection lost')) {
@@ -331,7 +391,7 @@ export class C2SSession implements ClientStream {
     }
     this.closed = true;
     this.queue.length = 0;
-    clearTimeout(this.negotiationTimer);
+    this.stopNegotiationTimer();
     this.deps.onClose(this, wasOpen ? 'connection lost' : undefined);
   }
 
@@ -346,9 +406,7 @@ export class C2SSession implements ClientStream {
   /** Lets go of the current transport without ending the session; its remaining input is dropped. */
   private detachTransport(): void {
     const socket = this.socket;
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('close');
-    socket.removeAllListeners('error');
+    C2SSession.detach(socket);
     socket.on('error', (err) => this.log.debug({ err: err.message }, 'socket error after detach'));
     this.queue.length = 0;
     socket.end();
@@ -383,15 +441,28 @@ export class C2SSession implements ClientStream {
   /** Gives the transport away to a resumed session: this stream ends without a word of its own. */
   private release(): QueueItem[] {
     const socket = this.socket;
-    socket.removeAllListeners('data');
-    socket.removeAllListeners('close');
-    socket.removeAllListeners('error');
-    clearTimeout(this.negotiationTimer);
+    C2SSession.detach(socket);
+    this.stopNegotiationTimer();
     this.closed = true;
     const rest = this.queue.splice(0);
     this.deps.onClose(this);
     return rest;
   }
+}
+
+// Socket listeners: shared functions that find their session on the socket (EventEmitter calls them with the
+// socket as `this`), instead of closures per socket.
+function onSocketData(this: SessionSocket, chunk: Buffer): void {
+  this[SESSION]?.receive(chunk);
+}
+function onSocketError(this: SessionSocket, err: Error): void {
+  this[SESSION]?.log.debug({ err: err.message }, 'socket error');
+}
+function onSocketClose(this: SessionSocket): void {
+  this[SESSION]?.transportClosed();
+}
+function onSocketSecure(this: SessionSocket): void {
+  this[SESSION]?.tlsEstablished();
 }
 
 function isStanza(item: QueueItem): boolean {

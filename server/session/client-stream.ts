@@ -51,14 +51,17 @@ export interface ClientStream extends SessionInfo {
   close(error?: StreamError): void;
 }
 
-/** The filters of one stream, with the stage functions precomputed so that a send is one call per filter. */
-export class OutboundChain {
-  private filters: OutboundFilter[] = [];
-  private stages: ((el: Element) => void)[];
+const NO_FILTERS: OutboundFilter[] = [];
 
-  constructor(private readonly emit: (el: Element) => void) {
-    this.stages = [emit];
-  }
+/**
+ * The filters of one stream, with the stage functions precomputed so that a send is one call per filter. A stream
+ * without filters (most: they come with stream management and client state indication) holds no arrays.
+ */
+export class OutboundChain {
+  private filters: OutboundFilter[] = NO_FILTERS;
+  private stages: ((el: Element) => void)[] | null = null;
+
+  constructor(private readonly emit: (el: Element) => void) {}
 
   add(f: OutboundFilter): void {
     if (this.filters.includes(f)) return;
@@ -73,16 +76,23 @@ export class OutboundChain {
   }
 
   send(el: Element): void {
-    this.stages[0]!(el);
+    const stages = this.stages;
+    if (stages === null) this.emit(el);
+    else stages[0]!(el);
   }
 
   forward(from: OutboundFilter, el: Element): void {
     const i = this.filters.indexOf(from);
-    if (i >= 0) this.stages[i + 1]!(el);
+    if (i >= 0) this.stages![i + 1]!(el);
   }
 
   private rebuild(): void {
     const n = this.filters.length;
+    if (n === 0) {
+      this.filters = NO_FILTERS;
+      this.stages = null;
+      return;
+    }
     const stages: ((el: Element) => void)[] = new Array(n + 1);
     stages[n] = this.emit;
     for (let i = n - 1; i >= 0; i--) {

@@ -27,9 +27,14 @@ export interface SocketListenerOptions {
 
 export async function listen(opts: SocketListenerOptions): Promise<BoundListener> {
   const sockets = new Set<net.Socket>();
+  // One listener function for all the sockets (it gets the socket as `this`), not a closure and a once() wrapper
+  // per connection; 'close' comes once anyway.
+  const untrack = function (this: net.Socket): void {
+    sockets.delete(this);
+  };
   const track = (socket: net.Socket): void => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', untrack);
   };
   let server: net.Server;
   if (opts.mode === 'direct') {

@@ -89,12 +89,14 @@ export function createSecureContexts(material: TlsMaterial, cfg: Pick<TlsConfig,
     perHost,
     SNICallback,
     // tls.createServer() ignores `secureContext` and builds its default context from cert/key, while
-    // new TLSSocket() uses `secureContext`: give both so either entry point serves the same default.
+    // new TLSSocket() uses `secureContext`: give both so either entry point serves the same default. The SNI
+    // callback only when some host has a certificate of its own: it costs every handshake a certificate
+    // callback and a per-connection copy of the chosen context's CA list.
     options: {
       secureContext: fallback,
       cert: material.default.cert,
       key: material.default.key,
-      SNICallback,
+      ...(perHost.size > 0 ? { SNICallback } : {}),
       minVersion: cfg.min_version,
     },
   };

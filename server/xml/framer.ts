@@ -3,7 +3,6 @@
 // XML of RFC 6120 §11.1 (no comments, PIs, DTDs, or entities beyond the five predefined ones), UTF-8 only
 // (§11.6), and limits enforced as bytes arrive. It scans a decoded string with indexOf/charCodeAt and slices
 // only at token boundaries.
-import { isAscii } from 'node:buffer';
 import type { StreamErrorCondition } from '../errors/index.js';
 import {
   C,
@@ -24,6 +23,7 @@ import {
   XmlFault,
 } from './chars.js';
 import { Element } from './element.js';
+import { decodeUtf8, resetUtf8, type Utf8State } from './utf8.js';
 
 export interface FramerLimits {
   maxStanzaBytes: number; // largest depth-1 element, in bytes as received
@@ -47,8 +47,15 @@ const PEND_NONE = 0;
 const PEND_TAG = 1; // a start or end tag: ends at a '>' outside quotes
 const PEND_DECL = 2; // the XML declaration: ends at '?>'
 
-export class XmlFramer {
-  private decoder = new TextDecoder('utf-8', { fatal: true });
+/** The attributes of no tag: what the scan results hold between tags (never mutated). */
+const NO_ATTRS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const STREAM_STREAM = 'stream:stream';
+
+export class XmlFramer implements Utf8State {
+  // UTF-8 decoding state (see utf8.ts; a TextDecoder would hold a native ICU converter per stream).
+  carry: Buffer | null = null;
+  bomPossible = true;
+  ascii = true;
   private generation = 0; // bumped by reset(), so that a handler resetting mid-write ends the old scan
   private phase = PROLOG;
   private declAllowed = true;
@@ -67,10 +74,10 @@ export class XmlFramer {
   // A tag or declaration cut by a chunk boundary: later chunks are only searched for its end and set aside,
   // so that a slow sender cannot make every chunk re-scan and re-copy a growing buffer.
   private needKind = PEND_NONE;
-  private pendParts: string[] = [];
+  private pendParts: string[] | null = null;
   private pendState = 0; // the open quote of a pending tag, or the last char of a pending declaration
-  private tagName = ''; // scanTag results, kept here rather than in an object per tag
-  private tagAttrs: Record<string, string> = {};
+  private tagName = ''; // scanTag results, kept here rather than in an object per tag, and let go once used
+  private tagAttrs: Record<string, string> = NO_ATTRS;
   private tagEmpty = false;
 
   constructor(
@@ -83,11 +90,9 @@ export class XmlFramer {
   /** Feeds raw bytes from the transport. */
   write(chunk: Buffer): void {
     if (this.phase === DONE) return;
-    let text: string;
-    try {
-      text = this.decoder.decode(chunk, { stream: true });
-    } catch {
-      // RFC 6120 §11.6 and §4.9.3.22: the fatal decoder throws on invalid, overlong or surrogate sequences.
+    const text = decodeUtf8(this, chunk);
+    if (text === null) {
+      // RFC 6120 §11.6 and §4.9.3.22: invalid, overlong or surrogate sequences.
       this.fail('unsupported-encoding', 'invalid UTF-8');
       return;
     }
@@ -96,8 +101,8 @@ export class XmlFramer {
       this.fail('not-well-formed', 'character not allowed in XML');
       return;
     }
-    const ascii = isAscii(chunk); // a chunk finishing a split multibyte sequence is never ASCII
-    if (this.pendParts.length > 0) {
+    const ascii = this.ascii;
+    if (this.pendParts !== null) {
       if (!this.feedPending(text, ascii)) return;
     } else if (this.buf.length === 0) {
       this.buf = text;
@@ -120,7 +125,7 @@ export class XmlFramer {
   /** RFC 6120 §4.3.3 stream restart: forget everything, unread bytes included, and expect a new header. */
   reset(): void {
     this.generation++;
-    this.decoder = new TextDecoder('utf-8', { fatal: true });
+    resetUtf8(this);
     this.phase = PROLOG;
     this.declAllowed = true;
     this.clear();
@@ -134,7 +139,7 @@ export class XmlFramer {
     this.stack.length = 0;
     this.inCdata = false;
     this.needKind = PEND_NONE;
-    this.pendParts = [];
+    this.pendParts = null;
     this.unitActive = false;
   }
 
@@ -192,6 +197,8 @@ export class XmlFramer {
         return;
       }
     }
+    // Between stanzas the element stack is empty; storing its length lets V8 drop the storage it grew to.
+    if (this.stack.length === 0) this.stack.length = 0;
     const tail = this.pos < len ? this.buf.slice(this.pos) : '';
     this.buf = tail;
     this.pos = 0;
@@ -199,7 +206,7 @@ export class XmlFramer {
     if (tail.length === 0 || this.needKind === PEND_NONE) return;
     this.pendState = 0;
     if (!this.findPendingEnd(tail)) {
-      this.pendParts.push(tail);
+      this.pendParts = [tail];
       this.buf = '';
     }
   }
@@ -210,11 +217,11 @@ export class XmlFramer {
       this.fail('policy-violation', this.limitText());
       return false;
     }
-    this.pendParts.push(text);
+    this.pendParts!.push(text);
     this.bufAscii &&= ascii;
     if (!this.findPendingEnd(text)) return false;
-    this.buf = this.pendParts.join('');
-    this.pendParts = [];
+    this.buf = this.pendParts!.join('');
+    this.pendParts = null;
     this.countIdx = this.buf.length;
     return true;
   }
@@ -377,6 +384,8 @@ export class XmlFramer {
     this.checkUnit(end);
     const el = new Element(this.tagName);
     el.attrs = this.tagAttrs;
+    this.tagName = '';
+    this.tagAttrs = NO_ATTRS;
     const parent = this.stack[depth - 2];
     if (parent !== undefined) parent.cnode(el);
     if (!this.tagEmpty) this.stack.push(el);
@@ -390,9 +399,14 @@ export class XmlFramer {
     if (name.slice(name.indexOf(':') + 1) !== 'stream') throw malformed('expected a stream header');
     this.endUnit(end);
     this.phase = STREAM;
-    this.rootName = name;
+    // 'stream:stream' is long enough for V8 to slice it out of the chunk, which would keep the whole header
+    // text alive as long as the stream: the constant instead.
+    this.rootName = name === STREAM_STREAM ? STREAM_STREAM : name;
     this.pos = end;
-    this.handler.streamOpen(name, this.tagAttrs);
+    const attrs = this.tagAttrs;
+    this.tagName = '';
+    this.tagAttrs = NO_ATTRS;
+    this.handler.streamOpen(name, attrs);
     if (this.tagEmpty && this.phase === STREAM) {
       this.phase = DONE; // '<stream:stream/>' is well-formed: an empty stream
       this.handler.streamClose();

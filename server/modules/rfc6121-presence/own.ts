@@ -54,7 +54,7 @@ export async function ownPresence(deps: Deps, ev: StanzaEvent): Promise<void> {
  */
 export async function sessionEnded(deps: Deps, session: SessionInfo): Promise<void> {
   const st = peekPresenceState(session);
-  if (st && (st.available || st.directed.size > 0)) await announceEnd(deps, session, st);
+  if (st && (st.available || (st.directed !== null && st.directed.size > 0))) await announceEnd(deps, session, st);
   if (st?.accountRemoved || deps.ctx.sessions.resources(session.jid.bareString).length > 0) return;
   const status = st?.unavailableStatus;
   await recordSafely(deps, session, () => deps.last.loggedOut(session.username, status));
@@ -120,11 +120,11 @@ async function broadcastUnavailable(
   const targets = new Set<string>();
   if (wasAvailable)
     for (const contact of subscribers(await roster.get(ctx.host, session.username))) targets.add(contact);
-  for (const d of st.directed) {
+  for (const d of st.directed ?? []) {
     const bare = d.split('/')[0] ?? d;
     if (!targets.has(bare)) targets.add(d);
   }
-  st.directed.clear();
+  st.directed = null;
   for (const t of targets) ctx.send(readdress(stanza, full, t));
   if (!wasAvailable) return;
   for (const s of ctx.sessions.resources(session.jid.bareString)) {
@@ -165,11 +165,12 @@ export async function trackDirected(deps: Deps, ev: StanzaEvent): Promise<void> 
   if (!session || ev.to.bareEquals(ev.from)) return;
   const target = ev.to.toString();
   if (ev.stanza.attrs.type === 'unavailable') {
-    peekPresenceState(session)?.directed.delete(target);
+    peekPresenceState(session)?.directed?.delete(target);
     return;
   }
   if (await deps.roster.sharesPresenceWith(deps.ctx.host, session.username, ev.to.bareString)) return;
   const st = presenceState(session);
+  st.directed ??= new Set();
   if (st.directed.size < MAX_DIRECTED) st.directed.add(target);
 }
 

@@ -20,8 +20,11 @@ export interface Deps {
 export interface PresenceState {
   /** The resource sent initial presence and has not gone unavailable (RFC 6121 §4.2, §4.5). */
   available: boolean;
-  /** Entities that received directed available presence from this resource and are not contacts (§4.6.2). */
-  directed: Set<string>;
+  /**
+   * Entities that received directed available presence from this resource and are not contacts (§4.6.2); made
+   * on the first such presence (few resources send any), so an idle session does not carry an empty set.
+   */
+  directed: Set<string> | null;
   /** Status text of this resource's latest unavailable presence, cleared when it becomes available again. */
   unavailableStatus?: string;
   /** The account is being deleted: nothing more is recorded for it when this session ends. */
@@ -35,7 +38,7 @@ export const MAX_DIRECTED = 1000;
 export function presenceState(session: SessionInfo): PresenceState {
   let st = session.state.get(STATE_KEY) as PresenceState | undefined;
   if (!st) {
-    st = { available: false, directed: new Set() };
+    st = { available: false, directed: null };
     session.state.set(STATE_KEY, st);
   }
   return st;

@@ -21,6 +21,40 @@ export function peekManager(session: { state: Map<string, unknown> }): StreamMan
   return session.state.get(STATE_KEY) as StreamManager | undefined;
 }
 
+/**
+ * The periodic ack requests of every manager with the same interval, on one shared timer: a session costs no
+ * timer of its own. A manager's first request thus comes within one interval of its first unacknowledged
+ * stanza rather than exactly one interval after it started, which XEP-0198 leaves open.
+ */
+class Ticker {
+  private static readonly byInterval = new Map<number, Ticker>();
+  private readonly managers = new Set<StreamManager>();
+  private readonly timer: NodeJS.Timeout;
+
+  private constructor(private readonly ms: number) {
+    this.timer = setInterval(() => {
+      for (const m of this.managers) m.periodic();
+    }, ms);
+    this.timer.unref();
+  }
+
+  static add(ms: number, m: StreamManager): void {
+    let t = Ticker.byInterval.get(ms);
+    if (!t) {
+      t = new Ticker(ms);
+      Ticker.byInterval.set(ms, t);
+    }
+    t.managers.add(m);
+  }
+
+  static remove(ms: number, m: StreamManager): void {
+    const t = Ticker.byInterval.get(ms);
+    if (!t?.managers.delete(m) || t.managers.size > 0) return;
+    clearInterval(t.timer);
+    Ticker.byInterval.delete(t.ms);
+  }
+}
+
 export class StreamManager implements OutboundFilter {
   readonly order = FILTER_ORDER.streamManagement;
   readonly queue = new UnackedQueue<Element>();
@@ -35,7 +69,6 @@ export class StreamManager implements OutboundFilter {
   private requestPending = false;
   private requestScheduled = false;
   private hibernationTimer: NodeJS.Timeout | null = null;
-  private readonly intervalTimer: NodeJS.Timeout;
 
   constructor(
     readonly session: ClientStream,
@@ -44,8 +77,7 @@ export class StreamManager implements OutboundFilter {
     private readonly onUnacked: (els: Element[]) => void,
   ) {
     session.state.set(STATE_KEY, this);
-    this.intervalTimer = setInterval(() => this.periodic(), opts.requestIntervalMs);
-    this.intervalTimer.unref();
+    Ticker.add(opts.requestIntervalMs, this);
   }
 
   /**
@@ -115,7 +147,7 @@ export class StreamManager implements OutboundFilter {
   /** The session ended: stops everything and hands back what the client never acknowledged. */
   finish(): Element[] {
     this.finished = true;
-    clearInterval(this.intervalTimer);
+    Ticker.remove(this.opts.requestIntervalMs, this);
     if (this.hibernationTimer) clearTimeout(this.hibernationTimer);
     this.hibernationTimer = null;
     this.session.onTransportLost = null;
@@ -149,7 +181,8 @@ export class StreamManager implements OutboundFilter {
   }
 
   /** Outstanding stanzas are asked about again at every interval, answered or not. */
-  private periodic(): void {
+  /** Called by the shared ticker every `requestIntervalMs`. */
+  periodic(): void {
     if (this.queue.length === 0) return;
     this.requestPending = false;
     this.requestAck();

@@ -171,6 +171,11 @@ const sources = new WeakMap<TLSSocket, ChannelBindingSource>();
  * tls-exporter is offered on TLS 1.3 only: on 1.2 the exporter is not bound to the handshake unless the
  * extended master secret is in use, which Node does not expose (RFC 9266 §3).
  */
+/** Lets go of a socket's channel binding data once authentication is over (a session lasts much longer). */
+export function releaseChannelBinding(socket: object): void {
+  sources.delete(socket as TLSSocket);
+}
+
 export function tlsChannelBinding(socket: TLSSocket): ChannelBindingSource {
   const known = sources.get(socket);
   if (known) return known;
@@ -195,7 +200,13 @@ export function tlsChannelBinding(socket: TLSSocket): ChannelBindingSource {
     return cache.get(type) ?? null;
   };
   const source: ChannelBindingSource = {
-    types: () => (['tls-exporter', 'tls-server-end-point'] as ChannelBindingType[]).filter((t) => data(t) !== null),
+    // The exporter is there on every TLS 1.3 connection: offered without deriving it (most clients never ask).
+    types: () => {
+      const types: ChannelBindingType[] = [];
+      if (socket.getProtocol() === 'TLSv1.3') types.push('tls-exporter');
+      if (data('tls-server-end-point') !== null) types.push('tls-server-end-point');
+      return types;
+    },
     data,
   };
   sources.set(socket, source);

@@ -5,6 +5,7 @@ export {
   deriveAll,
   deriveScram,
   endPointHash,
+  releaseChannelBinding,
   SCRAM_HASHES,
   tlsChannelBinding,
   verifyPassword,
