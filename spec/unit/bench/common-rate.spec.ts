@@ -1,7 +1,7 @@
 // Unit: the common latency rate of the message scenario (scripts/bench/report.ts).
 import assert from 'node:assert/strict';
 import { type BenchReport, chooseCommonRate, type ServerResult, tableRows } from '../../../scripts/bench/report.js';
-import type { MessageFigures } from '../../../scripts/bench/scenarios.js';
+import type { MessageFigures } from '../../../scripts/bench/scenario-messages.js';
 
 function messages(peak: number[], p99Common: number[] = []): MessageFigures {
   return {
