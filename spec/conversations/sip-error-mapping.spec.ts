@@ -18,31 +18,12 @@ import {
   xml,
 } from '../helpers/im-clients.js';
 import { registerWithGateway } from '../helpers/irc-gateway.js';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
-import { SipUdp, sipRequest, uniq } from '../helpers/sip.js';
+import type { TestServer } from '../helpers/server.js';
+import { SIP_GW as GW, SipUdp, sipRequest, startSipGatewayServer, uniq } from '../helpers/sip.js';
 
-const GW = 'sip.localhost';
-
-/** A test server whose SIP gateway (mode `domain`) listens on a free UDP port; `options` are extra driver options. */
-async function gatewayServer(options: string[] = []): Promise<{ srv: TestServer; port: number }> {
-  const port = await freePort();
-  const srv = await startTestServer({
-    yaml: [
-      'gateways:',
-      `  ${GW}:`,
-      '    driver: sip',
-      '    options:',
-      '      mode: domain',
-      `      sip_listen: [{ transport: udp, address: 127.0.0.1, port: ${port} }]`,
-      '      xmpp_domain: localhost',
-      '      timer_t1_ms: 50',
-      ...options.map((o) => `      ${o}`),
-      'modules:',
-      '  offline: { max_messages: 1 }',
-    ].join('\n'),
-  });
-  return { srv, port };
-}
+/** The gateway with a one-message offline store, so a full store can be provoked. */
+const gatewayServer = (options: string[] = []) =>
+  startSipGatewayServer(options, ['modules:', '  offline: { max_messages: 1 }']);
 
 describe('SIP gateway: SIP failures as XMPP errors (RFC 7247 §7.2)', function () {
   this.timeout(30_000);

@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict';
 import { type ClientSession, fresh, isPresence, login, rosterGet, stopAll, xml } from '../helpers/im-clients.js';
 import { registerWithGateway } from '../helpers/irc-gateway.js';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
-import { type RequestParts, SipUdp, sipRequest, uniq } from '../helpers/sip.js';
+import type { TestServer } from '../helpers/server.js';
+import { SIP_GW as GW, type RequestParts, SipUdp, sipRequest, startSipGatewayServer, uniq } from '../helpers/sip.js';
 
-const GW = 'sip.localhost';
 const PIDF = (entity: string, note: string) =>
   `<?xml version="1.0"?><presence xmlns="urn:ietf:params:xml:ns:pidf" entity="${entity}"><tuple id="a1"><status><basic>open</basic></status><note>${note}</note></tuple></presence>`;
 
@@ -19,21 +18,7 @@ describe('SIP gateway: presence rules on the SIP side (RFC 6665, RFC 3903)', fun
   const clients: ClientSession[] = [];
 
   before(async () => {
-    port = await freePort();
-    srv = await startTestServer({
-      yaml: [
-        'gateways:',
-        `  ${GW}:`,
-        '    driver: sip',
-        '    options:',
-        '      mode: domain',
-        `      sip_listen: [{ transport: udp, address: 127.0.0.1, port: ${port} }]`,
-        '      xmpp_domain: localhost',
-        '      presence_authorization: contacts',
-        '      min_expires: 30',
-        '      timer_t1_ms: 50',
-      ].join('\n'),
-    });
+    ({ srv, port } = await startSipGatewayServer(['presence_authorization: contacts', 'min_expires: 30']));
     ua = await SipUdp.open();
     ua.autoAnswer('NOTIFY');
   });

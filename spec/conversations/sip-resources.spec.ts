@@ -16,10 +16,9 @@ import {
   xml,
 } from '../helpers/im-clients.js';
 import { registerWithGateway } from '../helpers/irc-gateway.js';
-import { freePort, startTestServer, type TestServer } from '../helpers/server.js';
-import { SipUdp, sipRequest, uniq } from '../helpers/sip.js';
+import type { TestServer } from '../helpers/server.js';
+import { SIP_GW as GW, SipUdp, sipRequest, startSipGatewayServer, uniq } from '../helpers/sip.js';
 
-const GW = 'sip.localhost';
 const NS_PIDF = 'urn:ietf:params:xml:ns:pidf';
 
 interface TupleView {
@@ -48,20 +47,7 @@ describe('SIP gateway: one tuple per XMPP resource and GRUUs (RFC 8048 §4, RFC 
   const clients: ClientSession[] = [];
 
   before(async () => {
-    port = await freePort();
-    srv = await startTestServer({
-      yaml: [
-        'gateways:',
-        `  ${GW}:`,
-        '    driver: sip',
-        '    options:',
-        '      mode: domain',
-        `      sip_listen: [{ transport: udp, address: 127.0.0.1, port: ${port} }]`,
-        '      xmpp_domain: localhost',
-        '      presence_authorization: open',
-        '      timer_t1_ms: 50',
-      ].join('\n'),
-    });
+    ({ srv, port } = await startSipGatewayServer(['presence_authorization: open']));
     ua = await SipUdp.open();
     ua.autoAnswer('NOTIFY');
   });

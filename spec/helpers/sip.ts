@@ -5,6 +5,7 @@ import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { connect, type Socket } from 'node:net';
 import { DigestClient } from '../../gateways/sip/digest.js';
 import { parseDatagram, SipHeaders, type SipMessage } from '../../gateways/sip/message.js';
+import { freePort, startTestServer, type TestServer } from './server.js';
 
 let counter = 0;
 /** A Call-ID, tag or branch suffix unique in this process. */
@@ -258,4 +259,33 @@ export async function sendAuthenticated(
     digest.challenged(res.status, res.headers.all(res.status === 401 ? 'WWW-Authenticate' : 'Proxy-Authenticate'));
   }
   throw new Error(`${parts.method} ${parts.uri}: still challenged after authenticating`);
+}
+
+/** The gateway domain the SIP conversation tests use. */
+export const SIP_GW = 'sip.localhost';
+
+/**
+ * A test server whose SIP gateway (mode `domain`, XMPP domain `localhost`) listens on a free UDP port, with short
+ * retransmission timers; `options` are extra driver option lines, `extraYaml` extra top-level config lines.
+ */
+export async function startSipGatewayServer(
+  options: string[] = [],
+  extraYaml: string[] = [],
+): Promise<{ srv: TestServer; port: number }> {
+  const port = await freePort();
+  const srv = await startTestServer({
+    yaml: [
+      'gateways:',
+      `  ${SIP_GW}:`,
+      '    driver: sip',
+      '    options:',
+      '      mode: domain',
+      `      sip_listen: [{ transport: udp, address: 127.0.0.1, port: ${port} }]`,
+      '      xmpp_domain: localhost',
+      '      timer_t1_ms: 50',
+      ...options.map((o) => `      ${o}`),
+      ...extraYaml,
+    ].join('\n'),
+  });
+  return { srv, port };
 }
