@@ -241,3 +241,24 @@ export function contactsOf(users: BenchUsers, i: number): string[] {
   }
   return out;
 }
+
+/** The parts of a ServerHandle every launcher reads the same way: from /proc for the child's PID. */
+export function processHandle(
+  name: string,
+  child: ChildProcess,
+  port: number,
+  mode: ServerHandle['mode'],
+  graceMs?: number,
+): ServerHandle {
+  const pid = child.pid as number;
+  return {
+    name,
+    pid,
+    port,
+    mode,
+    rss: () => rssOf(pid),
+    cpuMs: () => cpuMsOf(pid),
+    writtenBytes: () => writtenBytesOf(pid),
+    stop: () => stopChild(child, graceMs),
+  };
+}

@@ -10,17 +10,14 @@ import {
   type BenchUsers,
   commOf,
   contactsOf,
-  cpuMsOf,
   debianVersion,
   freePort,
   type Launcher,
-  rssOf,
+  processHandle,
   SERVER_CORE,
   type ServerHandle,
   spawnPinned,
-  stopChild,
   waitForPort,
-  writtenBytesOf,
 } from './common.js';
 
 const EJABBERD_LIBS = '/usr/lib/x86_64-linux-gnu';
@@ -152,21 +149,12 @@ modules:
         ERL_CRASH_DUMP: join(dir, 'erl_crash.dump'),
       };
       const child = spawnPinned(SERVER_CORE, 'erl', args, { cwd: dir, env, log: join(dir, 'stdout.log') });
-      const pid = child.pid as number;
-      const handle: ServerHandle = {
-        name: 'ejabberd',
-        pid,
-        port,
-        mode: 'xmpp',
-        rss: () => rssOf(pid),
-        cpuMs: () => cpuMsOf(pid),
-        writtenBytes: () => writtenBytesOf(pid),
-        stop: () => stopChild(child, 30_000),
-      };
+      const handle = processHandle('ejabberd', child, port, 'xmpp', 30_000);
       try {
         await waitForPort(apiPort, 60_000, child);
         await waitForPort(port, 60_000, child);
-        if (commOf(pid) !== 'beam.smp') throw new Error(`expected beam.smp at PID ${pid}, found ${commOf(pid)}`);
+        if (commOf(handle.pid) !== 'beam.smp')
+          throw new Error(`expected beam.smp at PID ${handle.pid}, found ${commOf(handle.pid)}`);
         if (!imported) {
           const res = await api('import_piefxis', { file: pieFile });
           if (res.trim() !== '0') throw new Error(`PIEFXIS import failed: ${res}`);

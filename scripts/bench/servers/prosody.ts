@@ -8,17 +8,14 @@ import {
   BENCH_HOST,
   type BenchUsers,
   contactsOf,
-  cpuMsOf,
   debianVersion,
   freePort,
   type Launcher,
-  rssOf,
+  processHandle,
   SERVER_CORE,
   type ServerHandle,
   spawnPinned,
-  stopChild,
   waitForPort,
-  writtenBytesOf,
 } from './common.js';
 
 /** Prosody's datamanager encodes every non-alphanumeric byte of a host or user name as %xx. */
@@ -100,17 +97,7 @@ VirtualHost ${luaString(BENCH_DOMAIN)}
         log: join(dir, 'stdout.log'),
       });
       await waitForPort(port, 30_000, child);
-      const pid = child.pid as number;
-      return {
-        name: 'prosody',
-        pid,
-        port,
-        mode: 'xmpp',
-        rss: () => rssOf(pid),
-        cpuMs: () => cpuMsOf(pid),
-        writtenBytes: () => writtenBytesOf(pid),
-        stop: () => stopChild(child),
-      };
+      return processHandle('prosody', child, port, 'xmpp');
     },
   };
 }

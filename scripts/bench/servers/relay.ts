@@ -3,17 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   BENCH_HOST,
-  cpuMsOf,
   freePort,
   type Launcher,
-  rssOf,
+  processHandle,
   SERVER_CORE,
   type ServerHandle,
   sleep,
   spawnPinned,
-  stopChild,
   waitForPort,
-  writtenBytesOf,
 } from './common.js';
 
 export function relayLauncher(opts: { repo: string; dir: string; cert: string; key: string }): Launcher {
@@ -60,18 +57,8 @@ export function relayLauncher(opts: { repo: string; dir: string; cert: string; k
         log: join(opts.dir, 'relay.log'),
       });
       await waitForPort(port, 30_000, child);
-      const pid = child.pid as number;
-      return {
-        name: 'relay',
-        pid,
-        port,
-        mode: 'relay',
-        rss: () => rssOf(pid),
-        cpuMs: () => cpuMsOf(pid),
-        writtenBytes: () => writtenBytesOf(pid),
-        loopDelay: () => loopDelay(pid),
-        stop: () => stopChild(child),
-      };
+      const handle = processHandle('relay', child, port, 'relay');
+      return { ...handle, loopDelay: () => loopDelay(handle.pid) };
     },
   };
 }

@@ -12,17 +12,14 @@ import {
   BENCH_HOST,
   type BenchUsers,
   contactsOf,
-  cpuMsOf,
   freePort,
   type Launcher,
-  rssOf,
+  processHandle,
   SERVER_CORE,
   type ServerHandle,
   type StartOptions,
   spawnPinned,
-  stopChild,
   waitForPort,
-  writtenBytesOf,
 } from './common.js';
 
 /** Beyond the core modules (iq, message, presence, roster, disco, legacy_session) that always load. */
@@ -169,18 +166,10 @@ export function switchboardLauncher(opts: { repo: string; dir: string; cert: str
         { cwd: opts.repo, log: join(dir, 'stdout.log') },
       );
       await waitForPort(port, 60_000, child);
-      const pid = child.pid as number;
       return {
-        name: 'switchboard',
-        pid,
-        port,
-        mode: 'xmpp',
-        rss: () => rssOf(pid),
-        cpuMs: () => cpuMsOf(pid),
-        writtenBytes: () => writtenBytesOf(pid),
+        ...processHandle('switchboard', child, port, 'xmpp'),
         memoryDetail: () => nodeMemory(metricsPort),
         loopDelay: () => loopDelay(metricsPort),
-        stop: () => stopChild(child),
       };
     },
   };
